@@ -1,0 +1,54 @@
+"""asyncgraph: a small, fast state-graph runner with LangGraph's API and asyncio at its core.
+
+The public names live in ``asyncgraph.graph``, ``asyncgraph.types``,
+``asyncgraph.errors`` and ``asyncgraph.config`` (the same paths as LangGraph's) and
+are re-exported here.
+"""
+
+from asyncgraph.config import get_config, get_stream_writer
+from asyncgraph.errors import (
+    EmptyInputError,
+    GraphRecursionError,
+    GraphValidationError,
+    GraphValidationWarning,
+    InvalidUpdateError,
+    NodeTimeoutError,
+    UninterruptibleNodeWarning,
+)
+from asyncgraph.graph import END, START, CompiledStateGraph, GraphView, StateGraph
+from asyncgraph.types import (
+    Command,
+    RetryPolicy,
+    RunnableConfig,
+    Send,
+    StreamMode,
+    StreamWriter,
+    default_retry_on,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "END",
+    "START",
+    "Command",
+    "CompiledStateGraph",
+    "EmptyInputError",
+    "GraphRecursionError",
+    "GraphValidationError",
+    "GraphValidationWarning",
+    "GraphView",
+    "InvalidUpdateError",
+    "NodeTimeoutError",
+    "RetryPolicy",
+    "RunnableConfig",
+    "Send",
+    "StateGraph",
+    "StreamMode",
+    "StreamWriter",
+    "UninterruptibleNodeWarning",
+    "__version__",
+    "default_retry_on",
+    "get_config",
+    "get_stream_writer",
+]

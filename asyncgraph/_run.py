@@ -1,0 +1,572 @@
+"""The async superstep loop: running tasks, streaming, cancellation, retries, timeouts.
+
+One run of a compiled graph is a ``Run``. ``Run.execute`` is the whole algorithm and
+reads top to bottom:
+
+1. apply the input to a fresh state (reducers included) and plan the first step;
+2. for each superstep: start its tasks, wait until all finish or one fails, apply
+   their writes in task-path order, plan the next step from what they chose;
+3. stop when no task is planned, or raise ``GraphRecursionError`` at the limit.
+
+Why it is shaped this way:
+
+* A step with a single task (the common case in chains) is awaited inline: no
+  ``asyncio.Task`` is created, which keeps a node-step to a few microseconds.
+* A step with several tasks wraps each in an ``asyncio.Task`` so they run
+  concurrently, and waits on one future resolved by done-callbacks: the first failure
+  wakes the step at once, its siblings are cancelled and awaited (their ``finally``
+  blocks run), and nothing the run started outlives it.
+* Sync nodes run in a worker thread under the async API so they never block the event
+  loop. A thread cannot be interrupted: on cancellation the run stops waiting for it,
+  says so with ``UninterruptibleNodeWarning`` and discards its result.
+* Cancellation is never swallowed: ``CancelledError`` passes through the retry loop and
+  the step barrier untouched, after the run's own tasks have been cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import random
+import threading
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+from asyncgraph._plan import END, START, Branch, Join, Node, Topology, plan_next, resolve_route
+from asyncgraph.config import _noop_writer, current_task
+from asyncgraph.errors import (
+    GraphRecursionError,
+    NodeTimeoutError,
+    UninterruptibleNodeWarning,
+)
+from asyncgraph.types import Command, RetryPolicy, RunnableConfig, Send
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from asyncgraph._state import Schema
+
+DEFAULT_RECURSION_LIMIT = 10007
+DONE = object()
+
+
+class Task:
+    """One execution of one node in one superstep."""
+
+    __slots__ = (
+        "_config",
+        "alone",
+        "attempt",
+        "goto",
+        "input",
+        "node",
+        "run",
+        "send_index",
+        "started_at",
+        "step",
+        "update",
+    )
+
+    def __init__(self, run: Run, node: Node, input: Any, step: int, send_index: int) -> None:
+        self.run = run
+        self.node = node
+        self.input = input
+        self.step = step
+        self.send_index = send_index  # -1 for edge-triggered tasks
+        self.attempt = 1
+        self.alone = False  # the only task of its step
+        self.update: dict[str, Any] | None = None
+        self.goto: list[str | Send] = []
+        self.started_at = 0.0
+        self._config: RunnableConfig | None = None
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def config(self) -> RunnableConfig:
+        """The run config with this task's metadata, built on first use."""
+        if self._config is None:
+            base = self.run.config
+            config: RunnableConfig = {**base}
+            config["metadata"] = {
+                **base.get("metadata", {}),
+                "langgraph_step": self.step,
+                "langgraph_node": self.node.name,
+                "asyncgraph_attempt": self.attempt,
+            }
+            self._config = config
+        return self._config
+
+    @property
+    def writer(self) -> Callable[[Any], None]:
+        return self.run.writer
+
+    def describe(self) -> str:
+        return f"node {self.node.name!r} (step {self.step}, attempt {self.attempt})"
+
+
+class Observer:
+    """Hooks into a run, for tracers and debuggers; pass one as ``config["tracer"]``.
+
+    Every method is a no-op here; subclasses override what they need. The runner calls
+    them only when a tracer is configured, so an untraced run pays one ``is None`` check
+    per hook. ``outcome`` is ``"ok"``, ``"error"``, ``"cancelled"`` or ``"timeout"``.
+    """
+
+    def run_started(self, run: Run) -> None:
+        """Before the input is applied."""
+
+    def step_started(self, run: Run, step: int, tasks: list[Task]) -> None:
+        """When a superstep's tasks are planned, before any of them starts."""
+
+    def task_started(self, task: Task) -> None:
+        """When an attempt of a node begins, in the thread that runs it."""
+
+    def wrap_coroutine(self, task: Task, coro: Any) -> Any:
+        """Return an awaitable to run instead of an async node's coroutine."""
+        return coro
+
+    def task_finished(self, task: Task, outcome: str, error: BaseException | None) -> None:
+        """When an attempt ends (a retried attempt ends with its error)."""
+
+    def step_finished(self, run: Run, step: int) -> None:
+        """After the step's writes were applied."""
+
+    def run_finished(self, run: Run, outcome: str, error: BaseException | None) -> None:
+        """When the run returns, raises or is cancelled."""
+
+
+class Sink:
+    """Where a streamed run delivers its chunks: a queue drained by ``astream``.
+
+    A deque plus a single waiter future is much cheaper than ``asyncio.Queue`` and is
+    enough here: there is exactly one producer loop and one consumer.
+    """
+
+    __slots__ = ("_items", "_loop", "_thread", "_waiter", "modes", "single")
+
+    def __init__(self, modes: tuple[str, ...]) -> None:
+        self.modes = frozenset(modes)
+        self.single = len(modes) == 1
+        self._items: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+
+    def emit(self, mode: str, payload: Any) -> None:
+        if mode not in self.modes:
+            return
+        self._items.append(payload if self.single else (mode, payload))
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def emit_custom(self, payload: Any) -> None:
+        """The stream writer: callable from the loop or from a sync node's thread."""
+        if threading.get_ident() == self._thread:
+            self.emit("custom", payload)
+        else:
+            self._loop.call_soon_threadsafe(self.emit, "custom", payload)
+
+    def close(self) -> None:
+        self._items.append(DONE)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = self._loop.create_future()
+            await self._waiter
+        return self._items.popleft()
+
+
+class Run:
+    """The state of one graph run and the loop that advances it."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        schema: Schema,
+        config: RunnableConfig,
+        sink: Sink | None = None,
+        *,
+        inline_sync: bool = False,
+    ) -> None:
+        self.topology = topology
+        self.schema = schema
+        self.config = config
+        self.sink = sink
+        self.inline_sync = inline_sync  # sync API: a lone sync node runs in the caller's thread
+        self.recursion_limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
+        self.max_concurrency = config.get("max_concurrency")
+        self.executor: Executor | None = config.get("executor")
+        self.writer = (
+            sink.emit_custom if sink is not None and "custom" in sink.modes else _noop_writer
+        )
+        self.debug = sink is not None and "debug" in sink.modes
+        self.observer: Observer | None = config.get("tracer")
+        self.state: dict[str, Any] = schema.initial()
+        self.barriers: dict[Join, set[str]] = {}
+        self.recent_steps: deque[tuple[int, tuple[str, ...]]] = deque(maxlen=3)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def execute(self, input: Any) -> dict[str, Any] | None:
+        """Run the graph on ``input`` and return the final state."""
+        observer = self.observer
+        if observer is None:
+            return await self._execute(input)
+        observer.run_started(self)
+        try:
+            result = await self._execute(input)
+        except BaseException as exc:
+            observer.run_finished(self, _outcome(exc), exc)
+            raise
+        observer.run_finished(self, "ok", None)
+        return result
+
+    async def _execute(self, input: Any) -> dict[str, Any] | None:
+        schema, state, sink, observer = self.schema, self.state, self.sink, self.observer
+        schema.apply(state, [(START, schema.coerce_input(input))])
+        if sink is not None:
+            sink.emit("values", schema.snapshot(state))
+        start = Task(self, _START_NODE, None, 0, -1)
+        await self._route(start, None)
+        names, sends = plan_next(self.topology, [(START, start.goto)], self.barriers)
+        step = 1
+        while names or sends:
+            if step >= self.recursion_limit:
+                raise self._recursion_error(step, names, sends)
+            tasks = self._make_tasks(step, names, sends)
+            self.recent_steps.append((step, tuple(t.node.name for t in tasks)))
+            if observer is not None:
+                observer.step_started(self, step, tasks)
+            if len(tasks) == 1:
+                tasks[0].alone = True
+                await self._run_task(tasks[0])
+            else:
+                await self._run_concurrently(tasks)
+            writes = [(t.node.name, t.update) for t in tasks if t.update]
+            if writes and schema.apply(state, writes) and sink is not None:
+                sink.emit("values", schema.snapshot(state))
+            if observer is not None:
+                observer.step_finished(self, step)
+            names, sends = plan_next(
+                self.topology, [(t.node.name, t.goto) for t in tasks], self.barriers
+            )
+            step += 1
+        return schema.snapshot(state) or None
+
+    def _make_tasks(self, step: int, names: list[str], sends: list[Send]) -> list[Task]:
+        nodes = self.topology.nodes
+        tasks = [Task(self, nodes[n], self.schema.node_input(self.state), step, -1) for n in names]
+        tasks.extend(Task(self, nodes[s.node], s.arg, step, i) for i, s in enumerate(sends))
+        return tasks
+
+    def _recursion_error(
+        self, step: int, names: list[str], sends: list[Send]
+    ) -> GraphRecursionError:
+        pending = names + [f"Send({s.node!r})" for s in sends]
+        recent = "; ".join(f"step {n}: {', '.join(ns)}" for n, ns in self.recent_steps)
+        return GraphRecursionError(
+            f"Recursion limit of {self.recursion_limit} reached without hitting a stop "
+            f"condition: step {step} would run {', '.join(pending)}. Last nodes visited: "
+            f"{recent}. If the graph really needs more steps, raise "
+            "config['recursion_limit']; otherwise add a condition that routes to END."
+        )
+
+    # -- running several tasks at once ---------------------------------------------------
+
+    async def _run_concurrently(self, tasks: list[Task]) -> None:
+        loop = asyncio.get_running_loop()
+        limit = self.max_concurrency
+        if limit is not None and limit < len(tasks):
+            semaphore = asyncio.Semaphore(limit)
+            children = [loop.create_task(self._run_limited(t, semaphore)) for t in tasks]
+        else:
+            children = [loop.create_task(self._run_task(t)) for t in tasks]
+        await wait_all(children, lambda i: tasks[i].describe())
+
+    async def _run_limited(self, task: Task, semaphore: asyncio.Semaphore) -> None:
+        async with semaphore:
+            await self._run_task(task)
+
+    # -- running one task ----------------------------------------------------------------
+
+    async def _run_task(self, task: Task) -> None:
+        """Run a node with its retry policy and timeout, then interpret its result."""
+        node, observer = task.node, self.observer
+        token = current_task.set(task)
+        try:
+            while True:
+                if self.debug:
+                    self._emit_debug_start(task)
+                task.started_at = time.monotonic()
+                try:
+                    await self._interpret(task, await self._attempt(task))
+                except Exception as exc:
+                    if observer is not None:
+                        observer.task_finished(task, _outcome(exc), exc)
+                    if _should_retry(node.retry, exc, task.attempt):
+                        await asyncio.sleep(_backoff(node.retry, task.attempt))  # type: ignore[arg-type]
+                        task.attempt += 1
+                        task._config = None  # the metadata now names the new attempt
+                        task.goto = []
+                        continue
+                    exc.add_note(f"asyncgraph: raised by {task.describe()}")
+                    if self.debug:
+                        self._emit_debug_result(task, exc)
+                    raise
+                except asyncio.CancelledError as exc:  # never retried, never annotated
+                    if observer is not None:
+                        observer.task_finished(task, "cancelled", exc)
+                    raise
+                break
+            if observer is not None:
+                observer.task_finished(task, "ok", None)
+            if self.debug:
+                self._emit_debug_result(task, None)
+        finally:
+            current_task.reset(token)
+
+    async def _attempt(self, task: Task) -> Any:
+        node = task.node
+        if not node.is_async:
+            return await self._call_sync(task)
+        coro = self._call(task)
+        if self.observer is not None:
+            self.observer.task_started(task)
+            coro = self.observer.wrap_coroutine(task, coro)
+        if node.timeout is None:
+            return await coro
+        try:
+            async with asyncio.timeout(node.timeout) as scope:
+                return await coro
+        except TimeoutError as exc:
+            if not scope.expired():
+                raise  # the node's own TimeoutError, not our limit
+            elapsed = time.monotonic() - task.started_at
+            raise NodeTimeoutError(node.name, node.timeout, elapsed) from exc
+
+    def _call(self, task: Task) -> Any:
+        node = task.node
+        if node.wants_config or node.wants_writer:
+            kwargs: dict[str, Any] = {}
+            if node.wants_config:
+                kwargs["config"] = task.config
+            if node.wants_writer:
+                kwargs["writer"] = self.writer
+            return node.fn(task.input, **kwargs)
+        return node.fn(task.input)
+
+    async def _call_sync(self, task: Task) -> Any:
+        observer = self.observer
+        if self.inline_sync and task.alone:
+            if observer is not None:
+                observer.task_started(task)
+            return self._check_not_coroutine(task, self._call(task))
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()  # carries current_task into the thread
+        finished: list[bool] = []
+
+        def call_in_thread() -> Any:
+            try:
+                if observer is not None:
+                    observer.task_started(task)  # here: the worker thread is the one to record
+                return context.run(self._call, task)
+            finally:
+                finished.append(True)
+
+        try:
+            result = await loop.run_in_executor(self.executor, call_in_thread)
+        except asyncio.CancelledError:
+            if not finished:
+                warnings.warn(
+                    f"Run cancelled while sync {task.describe()} was running in a worker "
+                    "thread; threads cannot be interrupted, so it is left to finish on its own "
+                    "and its result will be discarded. Make the node `async def` to let it "
+                    "stop promptly.",
+                    UninterruptibleNodeWarning,
+                    stacklevel=1,
+                )
+            raise
+        return self._check_not_coroutine(task, result)
+
+    @staticmethod
+    def _check_not_coroutine(task: Task, result: Any) -> Any:
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()  # it will never run; closing avoids a second, vaguer warning
+            raise TypeError(
+                f"Node {task.node.name!r} returned an awaitable ({type(result).__name__}) "
+                "instead of an update: it calls an async function without awaiting it. Make "
+                "the node `async def` and `await` the call."
+            )
+        return result
+
+    async def _interpret(self, task: Task, result: Any) -> None:
+        """Check a node's return value, record its update and run its routers."""
+        name = task.node.name
+        if isinstance(result, Command):
+            task.update = self.schema.check_update(result.update, name)
+            if result.goto:
+                task.goto.extend(
+                    resolve_route(
+                        self.topology, result.goto, origin=f"Command(goto=...) of node {name!r}"
+                    )
+                )
+        else:
+            if task.node.is_async:
+                self._check_not_coroutine(task, result)
+            task.update = self.schema.check_update(result, name)
+        await self._route(task, task.update)
+        if self.sink is not None:
+            self.sink.emit("updates", {name: task.update})
+
+    async def _route(self, task: Task, update: dict[str, Any] | None) -> None:
+        """Evaluate the routers of ``task``'s node on the state plus its own update."""
+        branches = self.topology.branches.get(task.node.name)
+        if not branches:
+            return
+        view = self.state
+        if update:  # routers see the node's own writes, not those of its siblings
+            view = dict(view)
+            self.schema.apply(view, [(task.node.name, update)])
+        arg = self.schema.node_input(view)
+        for branch in branches:
+            try:
+                value = branch.path(arg)
+                if branch.is_async:
+                    value = await value
+            except Exception as exc:
+                exc.add_note(f"asyncgraph: raised by {_router_origin(branch)}")
+                raise
+            task.goto.extend(
+                resolve_route(
+                    self.topology, value, origin=_router_origin(branch), path_map=branch.path_map
+                )
+            )
+
+    # -- the debug stream ----------------------------------------------------------------
+
+    def _emit_debug_start(self, task: Task) -> None:
+        assert self.sink is not None
+        self.sink.emit(
+            "debug",
+            {
+                "type": "task",
+                "step": task.step,
+                "timestamp": datetime.now(UTC).isoformat(),
+                "payload": {
+                    "id": str(uuid4()),
+                    "name": task.node.name,
+                    "input": task.input,
+                    "attempt": task.attempt,
+                    "triggers": ("send",) if task.send_index >= 0 else ("edge",),
+                },
+            },
+        )
+
+    def _emit_debug_result(self, task: Task, error: BaseException | None) -> None:
+        assert self.sink is not None
+        self.sink.emit(
+            "debug",
+            {
+                "type": "task_result",
+                "step": task.step,
+                "timestamp": datetime.now(UTC).isoformat(),
+                "payload": {
+                    "name": task.node.name,
+                    "attempt": task.attempt,
+                    "duration": time.monotonic() - task.started_at,
+                    "error": None if error is None else repr(error),
+                    "result": task.update,
+                },
+            },
+        )
+
+
+# A stand-in node for START, so that its routers run through the same code path.
+_START_NODE = Node(START, lambda _: None, False, False, False, None, None, None)
+
+
+def _outcome(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    return "timeout" if isinstance(exc, NodeTimeoutError) else "error"
+
+
+def _router_origin(branch: Branch) -> str:
+    where = "the entry point" if branch.source == START else f"node {branch.source!r}"
+    return f"Router {branch.name!r} after {where}"
+
+
+def _should_retry(policy: RetryPolicy | None, exc: Exception, attempt: int) -> bool:
+    if policy is None or attempt >= policy.max_attempts:
+        return False
+    retry_on = policy.retry_on
+    if isinstance(retry_on, type):
+        return isinstance(exc, retry_on)
+    if isinstance(retry_on, list | tuple):
+        return isinstance(exc, tuple(retry_on))
+    return bool(retry_on(exc))  # type: ignore[operator]
+
+
+def _backoff(policy: RetryPolicy, attempt: int) -> float:
+    interval = min(
+        policy.max_interval, policy.initial_interval * policy.backoff_factor ** (attempt - 1)
+    )
+    return interval + (random.uniform(0, 1) if policy.jitter else 0.0)
+
+
+async def wait_all(children: list[asyncio.Task[Any]], describe: Callable[[int], str]) -> None:
+    """Wait until every child finished, or the first one failed.
+
+    On a failure, or when the caller is cancelled, the other children are cancelled and
+    awaited, so their ``finally`` blocks have run when this returns. The first failure
+    is raised unwrapped; every other failure is listed in its notes, so none is lost.
+    ``describe(i)`` names child ``i`` in those notes.
+    """
+    loop = asyncio.get_running_loop()
+    failed: list[int] = []
+    remaining = len(children)
+    wake: asyncio.Future[None] = loop.create_future()
+
+    def on_done(index: int, child: asyncio.Task[Any]) -> None:
+        nonlocal remaining
+        remaining -= 1
+        if not child.cancelled() and child.exception() is not None:
+            failed.append(index)
+        if (failed or remaining == 0) and not wake.done():
+            wake.set_result(None)
+
+    for index, child in enumerate(children):
+        child.add_done_callback(partial(on_done, index))
+    try:
+        await wake
+    finally:
+        if remaining:  # a failure, or our own cancellation: stop the rest and await them
+            for child in children:
+                child.cancel()
+            await asyncio.wait(children)
+    if failed:
+        first = children[failed[0]].exception()
+        assert first is not None
+        for index in failed[1:]:
+            other = children[index].exception()
+            first.add_note(
+                f"asyncgraph: {describe(index)} failed too: {type(other).__name__}: {other}"
+            )
+        raise first
+
+
+__all__ = ["DEFAULT_RECURSION_LIMIT", "END", "START", "Observer", "Run", "Sink", "Task", "wait_all"]
