@@ -110,7 +110,10 @@ def resolve_route(
             f"{origin} returned None, which is not a destination. Return a node name, END, "
             "a Send, or a list of them ([] ends this branch)."
         )
-    items: Sequence[Any] = [value] if isinstance(value, str | Send) else value
+    single = isinstance(value, str | Send) or (
+        path_map is not None and not isinstance(value, list | tuple)  # e.g. True -> "yes"
+    )
+    items: Sequence[Any] = [value] if single else value
     if not isinstance(items, list | tuple):
         raise GraphValidationError(
             f"{origin} returned {type(value).__name__} {value!r}; return a node name, END, a "
