@@ -16,7 +16,7 @@ and tested on their own:
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from asyncgraph.errors import GraphValidationError
@@ -39,6 +39,13 @@ class Node:
     timeout: float | None
     # Where Command(goto=...) may lead: declared names, "*" for anywhere, None if never.
     destinations: tuple[str, ...] | Literal["*"] | None
+    # Derived, for the hot path: extra keyword arguments; one untimed attempt.
+    wants_kwargs: bool = field(init=False)
+    plain: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wants_kwargs", self.wants_config or self.wants_writer)
+        object.__setattr__(self, "plain", self.retry is None and self.timeout is None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +161,7 @@ def _check_target(topology: Topology, name: str, origin: str, *, allow_end: bool
 
 def plan_next(
     topology: Topology,
-    finished: Iterable[tuple[str, Sequence[str | Send]]],
+    finished: Sequence[tuple[str, Sequence[str | Send]]],
     barriers: dict[Join, set[str]],
 ) -> tuple[list[str], list[Send]]:
     """The next superstep's tasks from this step's finished tasks, in task-path order.
@@ -163,6 +170,12 @@ def plan_next(
     are what its routers and ``Command.goto`` chose. ``barriers`` records which sources
     of each join have finished so far; it is updated in place.
     """
+    if len(finished) == 1:  # a lone task with only static edges: the common case
+        node, targets = finished[0]
+        if not targets and node not in topology.joins:
+            successors = topology.successors.get(node, ())
+            if len(successors) < 2:
+                return [n for n in successors if n != END], []
     triggered: set[str] = set()
     sends: list[Send] = []
     for node, targets in finished:

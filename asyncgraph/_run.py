@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from asyncgraph._state import Schema
 
 DEFAULT_RECURSION_LIMIT = 10007
+_NO_TARGETS: list[Any] = []  # shared and never mutated: most tasks choose no target
 DONE = object()
 
 
@@ -83,7 +84,7 @@ class Task:
         self.attempt = 1
         self.alone = False  # the only task of its step
         self.update: dict[str, Any] | None = None
-        self.goto: list[str | Send] = []
+        self.goto: list[str | Send] = _NO_TARGETS  # replaced by a list when a target is added
         self.started_at = 0.0
         self._config: RunnableConfig | None = None
 
@@ -216,7 +217,9 @@ class Run:
         self.observer: Observer | None = config.get("tracer")
         self.state: dict[str, Any] = schema.initial()
         self.barriers: dict[Join, set[str]] = {}
-        self.recent_steps: deque[tuple[int, tuple[str, ...]]] = deque(maxlen=3)
+        self.recent_steps: deque[tuple[int, list[Task]]] = deque(maxlen=3)
+        # Nothing to time, trace or stream per attempt: _run_task may take its short path.
+        self.plain = self.observer is None and not self.debug
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -247,16 +250,20 @@ class Run:
             if step >= self.recursion_limit:
                 raise self._recursion_error(step, names, sends)
             tasks = self._make_tasks(step, names, sends)
-            self.recent_steps.append((step, tuple(t.node.name for t in tasks)))
+            self.recent_steps.append((step, tasks))
             if observer is not None:
                 observer.step_started(self, step, tasks)
-            if len(tasks) == 1:
-                tasks[0].alone = True
-                await self._run_task(tasks[0])
+            if len(tasks) == 1:  # most steps of most graphs: no asyncio.Task needed
+                task = tasks[0]
+                task.alone = True
+                await self._run_task(task)
+                update = task.update
+                written = update is not None and schema.apply(state, [(task.node.name, update)])
             else:
                 await self._run_concurrently(tasks)
-            writes = [(t.node.name, t.update) for t in tasks if t.update]
-            if writes and schema.apply(state, writes) and sink is not None:
+                writes = [(t.node.name, t.update) for t in tasks if t.update]
+                written = bool(writes) and schema.apply(state, writes)
+            if written and sink is not None:
                 sink.emit("values", schema.snapshot(state))
             if observer is not None:
                 observer.step_finished(self, step)
@@ -267,16 +274,19 @@ class Run:
         return schema.snapshot(state) or None
 
     def _make_tasks(self, step: int, names: list[str], sends: list[Send]) -> list[Task]:
-        nodes = self.topology.nodes
-        tasks = [Task(self, nodes[n], self.schema.node_input(self.state), step, -1) for n in names]
-        tasks.extend(Task(self, nodes[s.node], s.arg, step, i) for i, s in enumerate(sends))
+        nodes, node_input, state = self.topology.nodes, self.schema.node_input, self.state
+        tasks = [Task(self, nodes[n], node_input(state), step, -1) for n in names]
+        if sends:
+            tasks.extend(Task(self, nodes[s.node], s.arg, step, i) for i, s in enumerate(sends))
         return tasks
 
     def _recursion_error(
         self, step: int, names: list[str], sends: list[Send]
     ) -> GraphRecursionError:
         pending = names + [f"Send({s.node!r})" for s in sends]
-        recent = "; ".join(f"step {n}: {', '.join(ns)}" for n, ns in self.recent_steps)
+        recent = "; ".join(
+            f"step {n}: {', '.join(t.node.name for t in tasks)}" for n, tasks in self.recent_steps
+        )
         return GraphRecursionError(
             f"Recursion limit of {self.recursion_limit} reached without hitting a stop "
             f"condition: step {step} would run {', '.join(pending)}. Last nodes visited: "
@@ -306,13 +316,33 @@ class Run:
         """Run a node with its retry policy and timeout, then interpret its result."""
         node, observer = task.node, self.observer
         token = current_task.set(task)
+        if self.plain and node.plain:  # the short path: one attempt, nothing to record
+            try:
+                if node.is_async and not node.wants_kwargs:
+                    result = await node.fn(task.input)
+                else:
+                    result = await self._attempt(task)
+                self._interpret(task, result)
+                if node.name in self.topology.branches:
+                    await self._route(task, task.update)
+                if self.sink is not None:
+                    self.sink.emit("updates", {node.name: task.update})
+            except Exception as exc:
+                exc.add_note(f"asyncgraph: raised by {task.describe()}")
+                raise
+            finally:
+                current_task.reset(token)
+            return
         try:
             while True:
                 if self.debug:
                     self._emit_debug_start(task)
                 task.started_at = time.monotonic()
                 try:
-                    await self._interpret(task, await self._attempt(task))
+                    self._interpret(task, await self._attempt(task))
+                    await self._route(task, task.update)
+                    if self.sink is not None:
+                        self.sink.emit("updates", {node.name: task.update})
                 except Exception as exc:
                     if observer is not None:
                         observer.task_finished(task, _outcome(exc), exc)
@@ -320,7 +350,7 @@ class Run:
                         await asyncio.sleep(_backoff(node.retry, task.attempt))  # type: ignore[arg-type]
                         task.attempt += 1
                         task._config = None  # the metadata now names the new attempt
-                        task.goto = []
+                        task.goto = _NO_TARGETS
                         continue
                     exc.add_note(f"asyncgraph: raised by {task.describe()}")
                     if self.debug:
@@ -413,13 +443,15 @@ class Run:
             )
         return result
 
-    async def _interpret(self, task: Task, result: Any) -> None:
-        """Check a node's return value, record its update and run its routers."""
+    def _interpret(self, task: Task, result: Any) -> None:
+        """Check a node's return value; record its update and ``Command.goto``."""
         name = task.node.name
-        if isinstance(result, Command):
+        if type(result) is dict:
+            task.update = self.schema.check_update(result, name)
+        elif isinstance(result, Command):
             task.update = self.schema.check_update(result.update, name)
             if result.goto:
-                task.goto.extend(
+                task.goto = task.goto + (
                     resolve_route(
                         self.topology, result.goto, origin=f"Command(goto=...) of node {name!r}"
                     )
@@ -428,9 +460,6 @@ class Run:
             if task.node.is_async:
                 self._check_not_coroutine(task, result)
             task.update = self.schema.check_update(result, name)
-        await self._route(task, task.update)
-        if self.sink is not None:
-            self.sink.emit("updates", {name: task.update})
 
     async def _route(self, task: Task, update: dict[str, Any] | None) -> None:
         """Evaluate the routers of ``task``'s node on the state plus its own update."""
@@ -450,7 +479,7 @@ class Run:
             except Exception as exc:
                 exc.add_note(f"asyncgraph: raised by {_router_origin(branch)}")
                 raise
-            task.goto.extend(
+            task.goto = task.goto + (
                 resolve_route(
                     self.topology, value, origin=_router_origin(branch), path_map=branch.path_map
                 )

@@ -24,10 +24,11 @@ _MISSING = object()
 class Schema:
     """What the runner needs to know about a state schema, computed once per graph."""
 
-    __slots__ = ("defaults", "keys", "keyset", "name", "reducers", "type")
+    __slots__ = ("defaults", "is_dataclass", "keys", "keyset", "name", "reducers", "type")
 
     def __init__(self, schema: type) -> None:
         self.type = schema
+        self.is_dataclass = dataclasses.is_dataclass(schema)
         self.name = getattr(schema, "__name__", repr(schema))
         hints = _type_hints(schema)
         self.keys: tuple[str, ...] = tuple(hints)
@@ -54,9 +55,9 @@ class Schema:
 
     def node_input(self, state: dict[str, Any]) -> Any:
         """What an edge-triggered node receives: a copy it may mutate freely."""
-        if dataclasses.is_dataclass(self.type):
+        if self.is_dataclass:
             return self.type(**state)
-        return dict(state)
+        return state.copy()
 
     # -- checking updates ------------------------------------------------------------
 
@@ -72,6 +73,8 @@ class Schema:
                     f"Node {source!r} returned {type(update).__name__} {_short(update)}; a node "
                     "must return a dict of state updates (e.g. {'key': value}), a Command, or None."
                 )
+        if self.keyset.issuperset(update):
+            return typing.cast(dict[str, Any], update)
         for key in update:
             if key not in self.keyset:
                 raise InvalidUpdateError(
@@ -110,8 +113,12 @@ class Schema:
         """
         if len(writes) == 1:  # the common case: no conflicts are possible
             source, update = writes[0]
+            reducers = self.reducers
             for key, value in update.items():
-                self._write(state, key, value, source)
+                if key in reducers:
+                    self._write(state, key, value, source)
+                else:
+                    state[key] = value
             return bool(update)
         plain_writer: dict[str, str] = {}
         written = False
