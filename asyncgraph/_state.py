@@ -129,7 +129,7 @@ class Schema:
                         raise InvalidUpdateError(
                             f"At key {key!r}: nodes {plain_writer[key]!r} and {source!r} both "
                             "wrote it in the same step; a key can receive only one value per "
-                            f"step. Give it a reducer, e.g. {key}: Annotated[list, operator.add], "
+                            f"step. Give it a reducer, e.g. {key}: Annotated[T, operator.add], "
                             "or let one node write it."
                         )
                     plain_writer[key] = source
