@@ -214,6 +214,7 @@ class Run:
             sink.emit_custom if sink is not None and "custom" in sink.modes else _noop_writer
         )
         self.debug = sink is not None and "debug" in sink.modes
+        self.debug_ids: dict[Task, str] = {}  # debug stream: one task id for all its events
         self.observer: Observer | None = config.get("tracer")
         self.state: dict[str, Any] = schema.initial()
         self.barriers: dict[Join, set[str]] = {}
@@ -299,11 +300,14 @@ class Run:
     async def _run_concurrently(self, tasks: list[Task]) -> None:
         loop = asyncio.get_running_loop()
         limit = self.max_concurrency
+        # Named after their node, so asyncio.all_tasks() and debug-mode logs say what runs.
         if limit is not None and limit < len(tasks):
             semaphore = asyncio.Semaphore(limit)
-            children = [loop.create_task(self._run_limited(t, semaphore)) for t in tasks]
+            children = [
+                loop.create_task(self._run_limited(t, semaphore), name=_task_name(t)) for t in tasks
+            ]
         else:
-            children = [loop.create_task(self._run_task(t)) for t in tasks]
+            children = [loop.create_task(self._run_task(t), name=_task_name(t)) for t in tasks]
         await wait_all(children, lambda i: tasks[i].describe())
 
     async def _run_limited(self, task: Task, semaphore: asyncio.Semaphore) -> None:
@@ -346,6 +350,8 @@ class Run:
                 except Exception as exc:
                     if observer is not None:
                         observer.task_finished(task, _outcome(exc), exc)
+                    if self.debug:  # every attempt has a result, retried ones too
+                        self._emit_debug_result(task, exc)
                     if _should_retry(node.retry, exc, task.attempt):
                         await asyncio.sleep(_backoff(node.retry, task.attempt))  # type: ignore[arg-type]
                         task.attempt += 1
@@ -353,8 +359,6 @@ class Run:
                         task.goto = _NO_TARGETS
                         continue
                     exc.add_note(f"asyncgraph: raised by {task.describe()}")
-                    if self.debug:
-                        self._emit_debug_result(task, exc)
                     raise
                 except asyncio.CancelledError as exc:  # never retried, never annotated
                     if observer is not None:
@@ -496,7 +500,7 @@ class Run:
                 "step": task.step,
                 "timestamp": datetime.now(UTC).isoformat(),
                 "payload": {
-                    "id": str(uuid4()),
+                    "id": self.debug_ids.setdefault(task, str(uuid4())),
                     "name": task.node.name,
                     "input": task.input,
                     "attempt": task.attempt,
@@ -514,11 +518,12 @@ class Run:
                 "step": task.step,
                 "timestamp": datetime.now(UTC).isoformat(),
                 "payload": {
+                    "id": self.debug_ids[task],
                     "name": task.node.name,
                     "attempt": task.attempt,
                     "duration": time.monotonic() - task.started_at,
                     "error": None if error is None else repr(error),
-                    "result": task.update,
+                    "result": task.update if error is None else None,
                 },
             },
         )
@@ -532,6 +537,10 @@ def _outcome(exc: BaseException) -> str:
     if isinstance(exc, asyncio.CancelledError):
         return "cancelled"
     return "timeout" if isinstance(exc, NodeTimeoutError) else "error"
+
+
+def _task_name(task: Task) -> str:
+    return f"asyncgraph: {task.node.name} (step {task.step})"
 
 
 def _router_origin(branch: Branch) -> str:
@@ -566,15 +575,18 @@ async def wait_all(children: list[asyncio.Task[Any]], describe: Callable[[int], 
     ``describe(i)`` names child ``i`` in those notes.
     """
     loop = asyncio.get_running_loop()
-    failed: list[int] = []
+    failed: list[int] = []  # children that raised, or were cancelled by someone else
     remaining = len(children)
     wake: asyncio.Future[None] = loop.create_future()
 
     def on_done(index: int, child: asyncio.Task[Any]) -> None:
         nonlocal remaining
         remaining -= 1
-        if not child.cancelled() and child.exception() is not None:
-            failed.append(index)
+        if child.cancelled():
+            if not wake.done():  # not cancelled by us: the child cancelled itself
+                failed.append(index)
+        elif child.exception() is not None:
+            failed.append(index)  # recorded even while stopping the rest: none is lost
         if (failed or remaining == 0) and not wake.done():
             wake.set_result(None)
 
@@ -587,10 +599,15 @@ async def wait_all(children: list[asyncio.Task[Any]], describe: Callable[[int], 
             for child in children:
                 child.cancel()
             await asyncio.wait(children)
-    if failed:
-        first = children[failed[0]].exception()
+    errors = [i for i in failed if not children[i].cancelled()]
+    if failed and not errors:
+        # A child was cancelled from inside (it raised CancelledError itself, or something
+        # it awaited was cancelled): the step cannot complete without its result.
+        raise asyncio.CancelledError(f"{describe(failed[0])} was cancelled")
+    if errors:
+        first = children[errors[0]].exception()
         assert first is not None
-        for index in failed[1:]:
+        for index in errors[1:]:
             other = children[index].exception()
             first.add_note(
                 f"asyncgraph: {describe(index)} failed too: {type(other).__name__}: {other}"
