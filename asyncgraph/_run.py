@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import logging
 import random
 import threading
 import time
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
     from asyncgraph._state import Schema
 
+logger = logging.getLogger("asyncgraph")
 DEFAULT_RECURSION_LIMIT = 10007
 _NO_TARGETS: list[Any] = []  # shared and never mutated: most tasks choose no target
 DONE = object()
@@ -244,7 +246,11 @@ class Run:
         if sink is not None:
             sink.emit("values", schema.snapshot(state))
         start = Task(self, _START_NODE, None, 0, -1)
-        await self._route(start, None)
+        token = current_task.set(start)  # entry-point routers may call get_config() too
+        try:
+            await self._route(start, None)
+        finally:
+            current_task.reset(token)
         names, sends = plan_next(self.topology, [(START, start.goto)], self.barriers)
         step = 1
         while names or sends:
@@ -323,7 +329,8 @@ class Run:
         if self.plain and node.plain:  # the short path: one attempt, nothing to record
             try:
                 if node.is_async and not node.wants_kwargs:
-                    result = await node.fn(task.input)
+                    coro = node.fn(task.input)
+                    result = await (_InContext(coro) if task.alone else coro)
                 else:
                     result = await self._attempt(task)
                 self._interpret(task, result)
@@ -377,6 +384,8 @@ class Run:
         if not node.is_async:
             return await self._call_sync(task)
         coro = self._call(task)
+        if task.alone:
+            coro = _InContext(coro)
         if self.observer is not None:
             self.observer.task_started(task)
             coro = self.observer.wrap_coroutine(task, coro)
@@ -407,7 +416,15 @@ class Run:
         if self.inline_sync and task.alone:
             if observer is not None:
                 observer.task_started(task)
-            return self._check_not_coroutine(task, self._call(task))
+            # The caller's thread is running our private loop: hide it, so that the node
+            # may itself call asyncio.run() or another graph's invoke(), as sync code can.
+            loop = asyncio.get_running_loop()
+            asyncio.events._set_running_loop(None)
+            try:
+                result = contextvars.copy_context().run(self._call, task)
+            finally:
+                asyncio.events._set_running_loop(loop)
+            return self._check_not_coroutine(task, result)
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()  # carries current_task into the thread
         finished: list[bool] = []
@@ -422,17 +439,19 @@ class Run:
 
         try:
             result = await loop.run_in_executor(self.executor, call_in_thread)
-        except asyncio.CancelledError:
-            if not finished:
-                warnings.warn(
-                    f"Run cancelled while sync {task.describe()} was running in a worker "
-                    "thread; threads cannot be interrupted, so it is left to finish on its own "
-                    "and its result will be discarded. Make the node `async def` to let it "
-                    "stop promptly.",
-                    UninterruptibleNodeWarning,
-                    stacklevel=1,
-                )
-            raise
+        except asyncio.CancelledError as cancelled:
+            try:
+                if not finished:
+                    warnings.warn(
+                        f"Run cancelled while sync {task.describe()} was running in a worker "
+                        "thread; threads cannot be interrupted, so it is left to finish on its "
+                        "own and its result will be discarded. Make the node `async def` to "
+                        "let it stop promptly.",
+                        UninterruptibleNodeWarning,
+                        stacklevel=1,
+                    )
+            finally:
+                raise cancelled  # even when warnings are errors: cancellation comes first
         return self._check_not_coroutine(task, result)
 
     @staticmethod
@@ -529,6 +548,39 @@ class Run:
         )
 
 
+class _InContext:
+    """Await a coroutine in its own copy of the contextvars, without creating a Task.
+
+    A lone node is awaited inline, because a Task per step would cost more than the rest
+    of the step. Driving the coroutine here, one ``send``/``throw`` at a time inside a
+    copied context, gives it what a Task would: values it sets in contextvars stay its
+    own and never leak into the caller or the next nodes.
+    """
+
+    __slots__ = ("_context", "_coro")
+
+    def __init__(self, coro: Any) -> None:
+        self._coro = coro
+        self._context = contextvars.copy_context()
+
+    def __await__(self) -> Any:
+        run, coro = self._context.run, self._coro
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                pending = run(coro.send, value) if error is None else run(coro.throw, error)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                value, error = (yield pending), None
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation, or the awaited future's error
+                value, error = None, exc
+
+
 # A stand-in node for START, so that its routers run through the same code path.
 _START_NODE = Node(START, lambda _: None, False, False, False, None, None, None)
 
@@ -566,6 +618,19 @@ def _backoff(policy: RetryPolicy, attempt: int) -> float:
     return interval + (random.uniform(0, 1) if policy.jitter else 0.0)
 
 
+async def wait_cancelled(tasks: list[asyncio.Task[Any]]) -> None:
+    """Wait until cancelled ``tasks`` have finished their cleanup, even if we are cancelled
+    again meanwhile (as ``asyncio.TaskGroup`` does); then re-raise that cancellation."""
+    again: asyncio.CancelledError | None = None
+    while not all(task.done() for task in tasks):
+        try:
+            await asyncio.wait(tasks)
+        except asyncio.CancelledError as exc:
+            again = exc
+    if again is not None:
+        raise again
+
+
 async def wait_all(children: list[asyncio.Task[Any]], describe: Callable[[int], str]) -> None:
     """Wait until every child finished, or the first one failed.
 
@@ -594,11 +659,22 @@ async def wait_all(children: list[asyncio.Task[Any]], describe: Callable[[int], 
         child.add_done_callback(partial(on_done, index))
     try:
         await wake
-    finally:
-        if remaining:  # a failure, or our own cancellation: stop the rest and await them
-            for child in children:
-                child.cancel()
-            await asyncio.wait(children)
+    except asyncio.CancelledError:  # we are cancelled: stop the children, then go
+        for child in children:
+            child.cancel()
+        await wait_cancelled(children)
+        for index in failed:  # nobody will see these errors: at least log them
+            if not children[index].cancelled():
+                logger.warning(
+                    "%s raised while its run was being cancelled",
+                    describe(index),
+                    exc_info=children[index].exception(),
+                )
+        raise
+    if remaining:  # a failure: stop the rest and await their cleanup
+        for child in children:
+            child.cancel()
+        await wait_cancelled(children)
     errors = [i for i in failed if not children[i].cancelled()]
     if failed and not errors:
         # A child was cancelled from inside (it raised CancelledError itself, or something
@@ -615,4 +691,14 @@ async def wait_all(children: list[asyncio.Task[Any]], describe: Callable[[int], 
         raise first
 
 
-__all__ = ["DEFAULT_RECURSION_LIMIT", "END", "START", "Observer", "Run", "Sink", "Task", "wait_all"]
+__all__ = [
+    "DEFAULT_RECURSION_LIMIT",
+    "END",
+    "START",
+    "Observer",
+    "Run",
+    "Sink",
+    "Task",
+    "wait_all",
+    "wait_cancelled",
+]

@@ -26,7 +26,8 @@ def _task(caller: str) -> Task:
         raise RuntimeError(
             f"{caller}() was called outside a running graph. Call it from inside a node "
             "or router while the graph runs, or take the value as a node parameter "
-            "(`config` / `writer`)."
+            "(`config` / `writer`). In a thread that a node starts itself, run the code with "
+            "contextvars.copy_context().run(...) so the thread inherits the node's context."
         ) from None
 
 

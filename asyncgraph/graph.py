@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from asyncgraph._draw import GraphView
 from asyncgraph._plan import END, START, Branch, Join, Node, Topology, build_topology
-from asyncgraph._run import DONE, Run, Sink, wait_all
+from asyncgraph._run import DONE, Run, Sink, wait_all, wait_cancelled
 from asyncgraph._state import Schema
 from asyncgraph.errors import EmptyInputError, GraphValidationError, GraphValidationWarning
 from asyncgraph.types import Command, RetryPolicy, RunnableConfig, StreamMode
@@ -535,7 +535,7 @@ class CompiledStateGraph:
         finally:
             if not runner.done():  # the consumer left early: stop the run and its nodes
                 runner.cancel()
-                await asyncio.wait([runner])
+                await wait_cancelled([runner])
             if not runner.cancelled():
                 runner.exception()  # retrieved: an abandoned run's error is not "lost"
 
@@ -873,8 +873,9 @@ def _validate(builder: StateGraph) -> None:
                 target, f"The path_map of router {branch.name!r} (after {branch.source!r})", (END,)
             )
     for node in nodes.values():
-        for target in node.destinations or ():
-            known(target, f"destinations of node {node.name!r}", (END,))
+        if isinstance(node.destinations, tuple):  # "*" means anywhere: nothing to check
+            for target in node.destinations:
+                known(target, f"destinations of node {node.name!r}", (END,))
 
     successors = _successor_map(builder)
     if not successors.get(START):
