@@ -157,9 +157,10 @@ class Sink:
 
     __slots__ = ("_items", "_loop", "_thread", "_waiter", "modes", "single")
 
-    def __init__(self, modes: tuple[str, ...]) -> None:
-        self.modes = frozenset(modes)
-        self.single = len(modes) == 1
+    def __init__(self, modes: str | tuple[str, ...]) -> None:
+        # One mode (a str) yields bare chunks; a list, even of one, yields (mode, chunk).
+        self.single = isinstance(modes, str)
+        self.modes = frozenset((modes,) if isinstance(modes, str) else modes)
         self._items: deque[Any] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
@@ -348,7 +349,7 @@ class Run:
             while True:
                 if self.debug:
                     self._emit_debug_start(task)
-                task.started_at = time.monotonic()
+                task.started_at = time.perf_counter()  # also the start of its trace span
                 try:
                     self._interpret(task, await self._attempt(task))
                     await self._route(task, task.update)
@@ -397,7 +398,7 @@ class Run:
         except TimeoutError as exc:
             if not scope.expired():
                 raise  # the node's own TimeoutError, not our limit
-            elapsed = time.monotonic() - task.started_at
+            elapsed = time.perf_counter() - task.started_at
             raise NodeTimeoutError(node.name, node.timeout, elapsed) from exc
 
     def _call(self, task: Task) -> Any:
@@ -457,8 +458,7 @@ class Run:
     @staticmethod
     def _check_not_coroutine(task: Task, result: Any) -> Any:
         if inspect.isawaitable(result):
-            if inspect.iscoroutine(result):
-                result.close()  # it will never run; closing avoids a second, vaguer warning
+            _close(result)
             raise TypeError(
                 f"Node {task.node.name!r} returned an awaitable ({type(result).__name__}) "
                 "instead of an update: it calls an async function without awaiting it. Make "
@@ -499,6 +499,14 @@ class Run:
                 value = branch.path(arg)
                 if branch.is_async:
                     value = await value
+                elif inspect.isawaitable(value):
+                    _close(value)
+                    raise TypeError(
+                        f"{_router_origin(branch)} returned an awaitable instead of a "
+                        "destination: pass the async function itself to "
+                        "add_conditional_edges (not a lambda that calls it), or make the "
+                        "router a plain function."
+                    )
             except Exception as exc:
                 exc.add_note(f"asyncgraph: raised by {_router_origin(branch)}")
                 raise
@@ -540,7 +548,7 @@ class Run:
                     "id": self.debug_ids[task],
                     "name": task.node.name,
                     "attempt": task.attempt,
-                    "duration": time.monotonic() - task.started_at,
+                    "duration": time.perf_counter() - task.started_at,
                     "error": None if error is None else repr(error),
                     "result": task.update if error is None else None,
                 },
@@ -583,6 +591,12 @@ class _InContext:
 
 # A stand-in node for START, so that its routers run through the same code path.
 _START_NODE = Node(START, lambda _: None, False, False, False, None, None, None)
+
+
+def _close(awaitable: Any) -> None:
+    """Close a coroutine that will never run, so Python does not warn a second, vaguer time."""
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
 
 
 def _outcome(exc: BaseException) -> str:

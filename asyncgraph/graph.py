@@ -520,7 +520,7 @@ class CompiledStateGraph:
         self,
         input: Any,
         config: RunnableConfig,
-        modes: tuple[str, ...],
+        modes: str | tuple[str, ...],
         *,
         inline_sync: bool = False,
     ) -> AsyncIterator[Any]:
@@ -569,7 +569,9 @@ class CompiledStateGraph:
         config = _check_input_and_config(input, config)
         return self._stream(input, config, modes)
 
-    def _stream(self, input: Any, config: RunnableConfig, modes: tuple[str, ...]) -> Iterator[Any]:
+    def _stream(
+        self, input: Any, config: RunnableConfig, modes: str | tuple[str, ...]
+    ) -> Iterator[Any]:
         with asyncio.Runner() as runner:
             chunks = self._astream(input, config, modes, inline_sync=True)
             try:
@@ -729,7 +731,8 @@ def _check_input_and_config(input: Any, config: RunnableConfig | None) -> Runnab
     return config
 
 
-def _check_stream_mode(stream_mode: Any) -> tuple[str, ...]:
+def _check_stream_mode(stream_mode: Any) -> str | tuple[str, ...]:
+    """One mode stays a str (bare chunks); a list becomes a tuple ((mode, chunk) pairs)."""
     modes = (stream_mode,) if isinstance(stream_mode, str) else tuple(stream_mode)
     if not modes:
         raise ValueError(f"stream_mode must name at least one of {', '.join(_STREAM_MODES)}.")
@@ -739,9 +742,7 @@ def _check_stream_mode(stream_mode: Any) -> tuple[str, ...]:
                 f"Unknown stream_mode {mode!r}; choose from {', '.join(map(repr, _STREAM_MODES))} "
                 "or a list of them."
             )
-    if isinstance(stream_mode, str):
-        return modes
-    return tuple(dict.fromkeys(modes))
+    return stream_mode if isinstance(stream_mode, str) else tuple(dict.fromkeys(modes))
 
 
 def _batch_configs(

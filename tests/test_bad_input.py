@@ -147,3 +147,11 @@ def test_reducer_errors_name_key_and_node() -> None:
         builder.add_edge(START, "minus").compile().invoke({"total": 1})
     assert "reducer of key 'total'" in info.value.__notes__[0]
     assert "update of 'minus'" in info.value.__notes__[0]
+
+
+def test_a_sync_router_returning_a_coroutine_is_explained() -> None:
+    async def pick(state: State) -> str:
+        return "b"
+
+    with pytest.raises(TypeError, match=r"Router 'router' after node 'a' returned an awaitable"):
+        router_graph(lambda s: pick(s)).invoke({"x": 1})  # and no "never awaited" warning

@@ -124,3 +124,13 @@ def test_unknown_stream_modes_fail_at_the_call(mode: Any) -> None:
         parallel_graph().astream({"x": 1}, stream_mode=mode)
     with pytest.raises(ValueError, match="stream_mode"):
         parallel_graph().stream({"x": 1}, stream_mode=mode)
+
+
+async def test_a_list_of_one_mode_still_yields_pairs() -> None:
+    chunks = [c async for c in custom_graph().astream({"x": 0}, stream_mode=["updates"])]
+    assert chunks[0] == ("updates", {"custom_node": {"x": 1}})
+
+
+def test_a_list_with_a_repeated_mode_yields_pairs_once_per_chunk() -> None:
+    chunks = list(custom_graph().stream({"x": 0}, stream_mode=["values", "values"]))
+    assert chunks[0] == ("values", {"x": 0, "log": []}) and len(chunks) == 3
