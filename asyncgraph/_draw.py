@@ -36,7 +36,7 @@ class GraphView:
         nodes: Node names, with ``"__start__"`` first and ``"__end__"`` last.
         edges: Every arrow, as ``Edge`` tuples.
 
-    Example:
+    Examples:
         >>> from typing import TypedDict
         >>> from asyncgraph.graph import END, START, StateGraph
         >>> class State(TypedDict):
@@ -83,7 +83,7 @@ class GraphView:
         Static edges are solid arrows, joins thick arrows (the target waits for all of
         its sources), router and ``Command`` choices labelled dotted arrows.
 
-        Example:
+        Examples:
             >>> from typing import TypedDict
             >>> from asyncgraph.graph import END, START, StateGraph
             >>> class State(TypedDict):

@@ -24,6 +24,7 @@ from asyncgraph.types import RetryPolicy, Send
 
 START = "__start__"
 END = "__end__"
+_NO_SENDS: list[Send] = []  # shared and never mutated
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,9 @@ class Topology:
     successors: dict[str, tuple[str, ...]]
     branches: dict[str, tuple[Branch, ...]]
     joins: dict[str, tuple[Join, ...]]
+    # For a node that is no join's source: the sorted nodes its static edges trigger.
+    # Shared lists, never mutated by their users.
+    simple_next: dict[str, list[str]]
 
 
 def build_topology(
@@ -102,6 +106,11 @@ def build_topology(
         successors={k: tuple(v) for k, v in successors.items()},
         branches={k: tuple(v) for k, v in by_source.items()},
         joins={k: tuple(v) for k, v in joins_by_source.items()},
+        simple_next={
+            name: sorted(set(successors.get(name, ())))
+            for name in (START, *nodes)
+            if name not in joins_by_source
+        },
     )
 
 
@@ -170,12 +179,12 @@ def plan_next(
     are what its routers and ``Command.goto`` chose. ``barriers`` records which sources
     of each join have finished so far; it is updated in place.
     """
-    if len(finished) == 1:  # a lone task with only static edges: the common case
+    if len(finished) == 1:  # a lone task that chose no target: the common case
         node, targets = finished[0]
-        if not targets and node not in topology.joins:
-            successors = topology.successors.get(node, ())
-            if len(successors) < 2:
-                return [n for n in successors if n != END], []
+        if not targets:
+            simple = topology.simple_next.get(node)
+            if simple is not None:
+                return simple, _NO_SENDS
     triggered: set[str] = set()
     sends: list[Send] = []
     for node, targets in finished:

@@ -34,7 +34,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("asyncgraph")
 DEFAULT_RECURSION_LIMIT = 10007
 _NO_TARGETS: list[Any] = []  # shared and never mutated: most tasks choose no target
+_DONE_NOTHING = object()  # _InContext: the coroutine has not been sent anything yet
 DONE = object()
 
 
@@ -196,6 +197,26 @@ class Sink:
 class Run:
     """The state of one graph run and the loop that advances it."""
 
+    __slots__ = (
+        "barriers",
+        "config",
+        "debug",
+        "debug_ids",
+        "executor",
+        "inline_sync",
+        "max_concurrency",
+        "observer",
+        "plain",
+        "recent_steps",
+        "recursion_limit",
+        "schema",
+        "sink",
+        "state",
+        "topology",
+        "wants_values",
+        "writer",
+    )
+
     def __init__(
         self,
         topology: Topology,
@@ -213,25 +234,28 @@ class Run:
         self.recursion_limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
         self.max_concurrency = config.get("max_concurrency")
         self.executor: Executor | None = config.get("executor")
-        self.writer = (
-            sink.emit_custom if sink is not None and "custom" in sink.modes else _noop_writer
-        )
-        self.debug = sink is not None and "debug" in sink.modes
-        self.debug_ids: dict[Task, str] = {}  # debug stream: one task id for all its events
         self.observer: Observer | None = config.get("tracer")
         self.state: dict[str, Any] = schema.initial()
         self.barriers: dict[Join, set[str]] = {}
-        self.recent_steps: deque[tuple[int, list[Task]]] = deque(maxlen=3)
+        # The last three steps' (step, node names, sends), for GraphRecursionError.
+        self.recent_steps: list[tuple[int, list[str], list[Send]] | None] = [None, None, None]
+        modes = sink.modes if sink is not None else frozenset()
+        self.wants_values = "values" in modes
+        self.writer = sink.emit_custom if sink is not None and "custom" in modes else _noop_writer
+        self.debug = "debug" in modes
+        self.debug_ids: dict[Task, str] = {}  # debug stream: one task id for all its events
         # Nothing to time, trace or stream per attempt: _run_task may take its short path.
         self.plain = self.observer is None and not self.debug
 
     # -- the loop ----------------------------------------------------------------------
 
-    async def execute(self, input: Any) -> dict[str, Any] | None:
-        """Run the graph on ``input`` and return the final state."""
-        observer = self.observer
-        if observer is None:
-            return await self._execute(input)
+    def execute(self, input: Any) -> Coroutine[Any, Any, dict[str, Any] | None]:
+        """Run the graph on ``input``; await the result for the final state."""
+        if self.observer is None:
+            return self._execute(input)
+        return self._execute_observed(input, self.observer)
+
+    async def _execute_observed(self, input: Any, observer: Observer) -> dict[str, Any] | None:
         observer.run_started(self)
         try:
             result = await self._execute(input)
@@ -243,43 +267,51 @@ class Run:
 
     async def _execute(self, input: Any) -> dict[str, Any] | None:
         schema, state, sink, observer = self.schema, self.state, self.sink, self.observer
-        schema.apply(state, [(START, schema.coerce_input(input))])
-        if sink is not None:
-            sink.emit("values", schema.snapshot(state))
-        start = Task(self, _START_NODE, None, 0, -1)
-        token = current_task.set(start)  # entry-point routers may call get_config() too
-        try:
-            await self._route(start, None)
-        finally:
-            current_task.reset(token)
-        names, sends = plan_next(self.topology, [(START, start.goto)], self.barriers)
+        nodes, topology, barriers = self.topology.nodes, self.topology, self.barriers
+        schema.apply_one(state, START, schema.coerce_input(input))
+        if self.wants_values:
+            sink.emit("values", schema.snapshot(state))  # type: ignore[union-attr]
+        names, sends = await self._plan_start()
         step = 1
         while names or sends:
             if step >= self.recursion_limit:
                 raise self._recursion_error(step, names, sends)
-            tasks = self._make_tasks(step, names, sends)
-            self.recent_steps.append((step, tasks))
-            if observer is not None:
-                observer.step_started(self, step, tasks)
-            if len(tasks) == 1:  # most steps of most graphs: no asyncio.Task needed
-                task = tasks[0]
+            self.recent_steps[step % 3] = (step, names, sends)
+            if len(names) == 1 and not sends:  # most steps of most graphs: one task, inline
+                task = Task(self, nodes[names[0]], schema.node_input(state), step, -1)
                 task.alone = True
+                if observer is not None:
+                    observer.step_started(self, step, [task])
                 await self._run_task(task)
                 update = task.update
-                written = update is not None and schema.apply(state, [(task.node.name, update)])
+                written = update is not None and schema.apply_one(state, task.node.name, update)
+                finished: list[tuple[str, list[str | Send]]] = [(task.node.name, task.goto)]
             else:
+                tasks = self._make_tasks(step, names, sends)
+                if observer is not None:
+                    observer.step_started(self, step, tasks)
                 await self._run_concurrently(tasks)
                 writes = [(t.node.name, t.update) for t in tasks if t.update]
                 written = bool(writes) and schema.apply(state, writes)
-            if written and sink is not None:
-                sink.emit("values", schema.snapshot(state))
+                finished = [(t.node.name, t.goto) for t in tasks]
+            if written and self.wants_values:
+                sink.emit("values", schema.snapshot(state))  # type: ignore[union-attr]
             if observer is not None:
                 observer.step_finished(self, step)
-            names, sends = plan_next(
-                self.topology, [(t.node.name, t.goto) for t in tasks], self.barriers
-            )
+            names, sends = plan_next(topology, finished, barriers)
             step += 1
         return schema.snapshot(state) or None
+
+    async def _plan_start(self) -> tuple[list[str], list[Send]]:
+        """The first step: START's edges, and its routers run on the input state."""
+        start = Task(self, _START_NODE, None, 0, -1)
+        if START in self.topology.branches:
+            token = current_task.set(start)  # entry-point routers may call get_config() too
+            try:
+                await self._route(start, None)
+            finally:
+                current_task.reset(token)
+        return plan_next(self.topology, [(START, start.goto)], self.barriers)
 
     def _make_tasks(self, step: int, names: list[str], sends: list[Send]) -> list[Task]:
         nodes, node_input, state = self.topology.nodes, self.schema.node_input, self.state
@@ -292,8 +324,10 @@ class Run:
         self, step: int, names: list[str], sends: list[Send]
     ) -> GraphRecursionError:
         pending = names + [f"Send({s.node!r})" for s in sends]
+        visited = sorted(entry for entry in self.recent_steps if entry and entry[0] < step)
         recent = "; ".join(
-            f"step {n}: {', '.join(t.node.name for t in tasks)}" for n, tasks in self.recent_steps
+            f"step {n}: {', '.join([*ns, *(f'Send({s.node!r})' for s in ss)])}"
+            for n, ns, ss in visited
         )
         return GraphRecursionError(
             f"Recursion limit of {self.recursion_limit} reached without hitting a stop "
@@ -331,7 +365,16 @@ class Run:
             try:
                 if node.is_async and not node.wants_kwargs:
                     coro = node.fn(task.input)
-                    result = await (_InContext(coro) if task.alone else coro)
+                    if task.alone:  # its own context, as a Task would have
+                        context = contextvars.copy_context()
+                        try:  # most nodes finish without suspending: no wrapper needed
+                            pending = context.run(coro.send, None)
+                        except StopIteration as done:
+                            result = done.value
+                        else:
+                            result = await _InContext(coro, context, pending)
+                    else:
+                        result = await coro
                 else:
                     result = await self._attempt(task)
                 self._interpret(task, result)
@@ -565,21 +608,25 @@ class _InContext:
     own and never leak into the caller or the next nodes.
     """
 
-    __slots__ = ("_context", "_coro")
+    __slots__ = ("_context", "_coro", "_pending")
 
-    def __init__(self, coro: Any) -> None:
+    def __init__(
+        self, coro: Any, context: contextvars.Context | None = None, pending: Any = _DONE_NOTHING
+    ) -> None:
         self._coro = coro
-        self._context = contextvars.copy_context()
+        self._context = context if context is not None else contextvars.copy_context()
+        self._pending = pending  # what the coroutine yielded, if already started
 
     def __await__(self) -> Any:
-        run, coro = self._context.run, self._coro
+        run, coro, pending = self._context.run, self._coro, self._pending
         value: Any = None
         error: BaseException | None = None
         while True:
-            try:
-                pending = run(coro.send, value) if error is None else run(coro.throw, error)
-            except StopIteration as stop:
-                return stop.value
+            if pending is _DONE_NOTHING:
+                try:
+                    pending = run(coro.send, value) if error is None else run(coro.throw, error)
+                except StopIteration as stop:
+                    return stop.value
             try:
                 value, error = (yield pending), None
             except GeneratorExit:
@@ -587,6 +634,7 @@ class _InContext:
                 raise
             except BaseException as exc:  # cancellation, or the awaited future's error
                 value, error = None, exc
+            pending = _DONE_NOTHING
 
 
 # A stand-in node for START, so that its routers run through the same code path.

@@ -112,14 +112,7 @@ class Schema:
         ``InvalidUpdateError`` naming both writers, even when the values are equal.
         """
         if len(writes) == 1:  # the common case: no conflicts are possible
-            source, update = writes[0]
-            reducers = self.reducers
-            for key, value in update.items():
-                if key in reducers:
-                    self._write(state, key, value, source)
-                else:
-                    state[key] = value
-            return bool(update)
+            return self.apply_one(state, *writes[0])
         plain_writer: dict[str, str] = {}
         written = False
         for source, update in writes:
@@ -136,6 +129,19 @@ class Schema:
                 self._write(state, key, value, source)
                 written = True
         return written
+
+    def apply_one(self, state: dict[str, Any], source: str, update: dict[str, Any]) -> bool:
+        """Apply the writes of a step that had a single writer; True if any key was written."""
+        reducers = self.reducers
+        if not reducers:
+            state.update(update)
+        else:
+            for key, value in update.items():
+                if key in reducers:
+                    self._write(state, key, value, source)
+                else:
+                    state[key] = value
+        return bool(update)
 
     def _write(self, state: dict[str, Any], key: str, value: Any, source: str) -> None:
         reducer = self.reducers.get(key)

@@ -41,7 +41,7 @@ def get_config() -> RunnableConfig:
     Raises:
         RuntimeError: When called outside a running node or router.
 
-    Example:
+    Examples:
         ```python
         from typing import TypedDict
 
@@ -77,7 +77,7 @@ def get_stream_writer() -> StreamWriter:
     Raises:
         RuntimeError: When called outside a running node or router.
 
-    Example:
+    Examples:
         ```python
         import asyncio
         from typing import TypedDict

@@ -24,7 +24,7 @@ class GraphRecursionError(RecursionError):
     A chain of *k* nodes needs ``recursion_limit >= k + 1``. The message names the
     nodes of the last supersteps, which usually shows the loop that never ends.
 
-    Example:
+    Examples:
         >>> from asyncgraph.errors import GraphRecursionError
         >>> issubclass(GraphRecursionError, RecursionError)
         True
@@ -38,7 +38,7 @@ class InvalidUpdateError(ValueError):
     returns something other than a ``dict``, a ``Command`` or ``None``, or when an
     update (or the input) names a key that the state schema does not have.
 
-    Example:
+    Examples:
         >>> from asyncgraph.errors import InvalidUpdateError
         >>> issubclass(InvalidUpdateError, ValueError)
         True
@@ -48,7 +48,7 @@ class InvalidUpdateError(ValueError):
 class EmptyInputError(ValueError):
     """The graph was invoked with ``None`` as its input.
 
-    Example:
+    Examples:
         >>> from asyncgraph.errors import EmptyInputError
         >>> str(EmptyInputError("Received no input"))
         'Received no input'
@@ -61,7 +61,7 @@ class GraphValidationError(ValueError):
     The message names the node or edge at fault and the fix; it is raised before any
     node runs. Routing at run time to a node that does not exist raises it too.
 
-    Example:
+    Examples:
         >>> from asyncgraph.errors import GraphValidationError
         >>> issubclass(GraphValidationError, ValueError)
         True
@@ -74,7 +74,7 @@ class GraphValidationWarning(UserWarning):
     Today: a node from which no route ever reaches END (a cycle with no exit), so the
     run can only stop at ``recursion_limit``.
 
-    Example:
+    Examples:
         >>> from asyncgraph.errors import GraphValidationWarning
         >>> issubclass(GraphValidationWarning, UserWarning)
         True
@@ -89,7 +89,7 @@ class NodeTimeoutError(TimeoutError):
         timeout: The limit, in seconds.
         elapsed: How long the attempt ran before it was cancelled, in seconds.
 
-    Example:
+    Examples:
         >>> from asyncgraph.errors import NodeTimeoutError
         >>> err = NodeTimeoutError("fetch", 0.5, 0.51)
         >>> (err.node, err.timeout, isinstance(err, TimeoutError))
@@ -116,7 +116,7 @@ class UninterruptibleNodeWarning(RuntimeWarning):
     discards its result; the thread finishes on its own. Make long-running nodes
     ``async def`` if they must stop promptly on cancellation.
 
-    Example:
+    Examples:
         >>> from asyncgraph.errors import UninterruptibleNodeWarning
         >>> issubclass(UninterruptibleNodeWarning, RuntimeWarning)
         True

@@ -36,7 +36,7 @@ class StateGraph:
             annotated ``Annotated[T, reducer]`` merges writes with ``reducer(old, new)``;
             any other key keeps the last value and accepts one write per superstep.
 
-    Example:
+    Examples:
         ```python
         import operator
         from typing import Annotated, TypedDict
@@ -112,7 +112,7 @@ class StateGraph:
             GraphValidationError: For a duplicate or reserved name, a function that is
                 not callable, a bad retry policy, or a timeout on a sync node.
 
-        Example:
+        Examples:
             >>> from typing import TypedDict
             >>> from asyncgraph.graph import StateGraph
             >>> class State(TypedDict):
@@ -190,7 +190,7 @@ class StateGraph:
         Returns:
             The builder.
 
-        Example:
+        Examples:
             >>> from typing import TypedDict
             >>> from asyncgraph.graph import START, StateGraph
             >>> class State(TypedDict):
@@ -234,7 +234,7 @@ class StateGraph:
         Returns:
             The builder.
 
-        Example:
+        Examples:
             >>> from typing import TypedDict
             >>> from asyncgraph.graph import END, START, StateGraph
             >>> class State(TypedDict):
@@ -290,7 +290,7 @@ class StateGraph:
         Returns:
             The builder.
 
-        Example:
+        Examples:
             >>> from typing import TypedDict
             >>> from asyncgraph.graph import END, START, StateGraph
             >>> class State(TypedDict):
@@ -350,7 +350,7 @@ class StateGraph:
             GraphValidationWarning: A node from which no route ever ends (a cycle with
                 no exit); such a run stops only at ``recursion_limit``.
 
-        Example:
+        Examples:
             >>> from typing import TypedDict
             >>> from asyncgraph.graph import StateGraph
             >>> class State(TypedDict):
@@ -402,7 +402,7 @@ class CompiledStateGraph:
             Exception: A node's own exception, unwrapped, with a note naming node, step
                 and attempt. Cancelling the caller cancels every running node first.
 
-        Example:
+        Examples:
             ```python
             import asyncio
             from typing import TypedDict
@@ -442,7 +442,7 @@ class CompiledStateGraph:
             RuntimeError: When called inside a running event loop, where it would block
                 the loop; use ``await graph.ainvoke(...)`` there.
 
-        Example:
+        Examples:
             >>> from typing import TypedDict
             >>> from asyncgraph.graph import START, StateGraph
             >>> class State(TypedDict):
@@ -485,7 +485,7 @@ class CompiledStateGraph:
         Raises:
             ValueError: For an unknown stream mode, at the call.
 
-        Example:
+        Examples:
             ```python
             import asyncio
             from typing import TypedDict
@@ -553,7 +553,7 @@ class CompiledStateGraph:
                 ``async for chunk in graph.astream(...)`` there.
             ValueError: For an unknown stream mode.
 
-        Example:
+        Examples:
             >>> from typing import TypedDict
             >>> from asyncgraph.graph import START, StateGraph
             >>> class State(TypedDict):
@@ -602,7 +602,7 @@ class CompiledStateGraph:
             return_exceptions: Put a failed run's exception in its place instead of
                 raising it (and cancelling the other runs).
 
-        Example:
+        Examples:
             ```python
             import asyncio
             from typing import TypedDict
@@ -658,7 +658,7 @@ class CompiledStateGraph:
     ) -> list[Any]:
         """The synchronous twin of ``abatch``.
 
-        Example:
+        Examples:
             >>> from typing import TypedDict
             >>> from asyncgraph.graph import START, StateGraph
             >>> class State(TypedDict):
@@ -677,7 +677,7 @@ class CompiledStateGraph:
     def get_graph(self) -> GraphView:
         """The graph's structure, for drawing with ``draw_mermaid()``.
 
-        Example:
+        Examples:
             >>> from typing import TypedDict
             >>> from asyncgraph.graph import END, START, StateGraph
             >>> class State(TypedDict):

@@ -38,7 +38,7 @@ class Send:
         node: The name of the node to run.
         arg: The input that node receives.
 
-    Example:
+    Examples:
         >>> from asyncgraph.types import Send
         >>> [Send("summarize", {"doc": d}) for d in ("a", "b")]
         [Send(node='summarize', arg={'doc': 'a'}), Send(node='summarize', arg={'doc': 'b'})]
@@ -76,7 +76,7 @@ class Command(Generic[N]):
         update: The state update, as a node would return it.
         goto: Node name(s) or ``Send``(s) to run next.
 
-    Example:
+    Examples:
         >>> from asyncgraph.types import Command
         >>> Command(update={"status": "retry"}, goto="fetch")
         Command(update={'status': 'retry'}, goto='fetch')
@@ -93,7 +93,7 @@ def default_retry_on(exc: BaseException) -> bool:
     ``LookupError``, ``RuntimeError``, other ``OSError``s ...) are not; any other
     ``Exception`` is.
 
-    Example:
+    Examples:
         >>> from asyncgraph.types import default_retry_on
         >>> default_retry_on(ConnectionResetError()), default_retry_on(KeyError("k"))
         (True, False)
@@ -135,7 +135,7 @@ class RetryPolicy(NamedTuple):
         jitter: Add ``random.uniform(0, 1)`` seconds to each wait.
         retry_on: Exception classes to retry, or a predicate on the exception.
 
-    Example:
+    Examples:
         >>> from asyncgraph.types import RetryPolicy
         >>> RetryPolicy(max_attempts=5, retry_on=ConnectionError).initial_interval
         0.5
@@ -171,7 +171,7 @@ class RunnableConfig(TypedDict, total=False):
         tracer: An object that records the run (see ``asyncgraph.profiling``).
         callbacks: Accepted for compatibility with LangChain configs; unused.
 
-    Example:
+    Examples:
         >>> from asyncgraph.types import RunnableConfig
         >>> config: RunnableConfig = {"recursion_limit": 50, "configurable": {"user": "ada"}}
     """
