@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from asyncgraph._state import Schema
 
 logger = logging.getLogger("asyncgraph")
+logger.addHandler(logging.NullHandler())  # a library is silent until the app configures logging
 DEFAULT_RECURSION_LIMIT = 10007
 _NO_TARGETS: list[Any] = []  # shared and never mutated: most tasks choose no target
 _DONE_NOTHING = object()  # _InContext: the coroutine has not been sent anything yet

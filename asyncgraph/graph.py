@@ -372,6 +372,16 @@ class CompiledStateGraph:
     ``stream``/``astream``, ``batch``/``abatch``. The sync ones drive the async ones on
     a private event loop, so they refuse to run inside a running loop (that would block
     it); use the async twin there.
+
+    Examples:
+        >>> from typing import TypedDict
+        >>> from asyncgraph.graph import START, StateGraph
+        >>> class State(TypedDict):
+        ...     n: int
+        >>> graph = StateGraph(State).add_node("inc", lambda s: {"n": s["n"] + 1})
+        >>> compiled = graph.add_edge(START, "inc").compile()
+        >>> compiled.nodes, compiled.invoke({"n": 1})
+        (('inc',), {'n': 2})
     """
 
     def __init__(self, topology: Topology, schema: Schema) -> None:
