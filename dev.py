@@ -36,7 +36,7 @@ def must(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
 
 def ensure_venv(extras: str) -> None:
     """Create the virtualenv and install ``.[extras]`` unless already up to date."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be run by an older python3
         sys.exit(f"asyncgraph needs Python >= 3.11; this is {sys.version.split()[0]}.")
     if not PY.exists():
         print(f"Creating virtualenv in {VENV.name}/", flush=True)
@@ -56,7 +56,7 @@ def ensure_chromium() -> None:
         return
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         sys.exit(
-            "CI needs /usr/bin/chromium for the browser test and cannot install it (no root apt-get)."
+            "CI needs /usr/bin/chromium for the browser test but has no root apt-get."
         )
     must("apt-get", "update", "-qq")
     must("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium")
@@ -72,7 +72,7 @@ def test(args: list[str]) -> int:
     ensure_chromium()
     env = dict(os.environ, PYTHONASYNCIODEBUG="1", PYTHONDEVMODE="1")
     for step in (
-        (BIN / "ruff", "check", "asyncgraph", "tests", "benchmarks", "dev.py"),
+        (BIN / "ruff", "check", "asyncgraph", "tests", "benchmarks", "dev.py", "conftest.py"),
         (BIN / "mypy",),
     ):
         code = run(*step, env=env)
