@@ -195,10 +195,11 @@ def plan_next(
             else:
                 triggered.add(target)
         for join in topology.joins.get(node, ()):
-            seen = barriers.setdefault(join, set())
-            seen.add(node)
-            if seen == join.sources:
-                del barriers[join]
-                triggered.add(join.target)
+            barriers.setdefault(join, set()).add(node)
+    # A full barrier fires once and resets only after the whole step was counted: a source
+    # that finished twice in this step is one arrival, not the start of the next round.
+    for join in [j for j in barriers if barriers[j] == j.sources]:
+        del barriers[join]
+        triggered.add(join.target)
     triggered.discard(END)
     return sorted(triggered), sends

@@ -269,14 +269,13 @@ class Run:
     async def _execute(self, input: Any) -> dict[str, Any] | None:
         schema, state, sink, observer = self.schema, self.state, self.sink, self.observer
         nodes, topology, barriers = self.topology.nodes, self.topology, self.barriers
-        schema.apply_one(state, START, schema.coerce_input(input))
-        if self.wants_values:
+        # As in LangGraph, a run that never wrote a key returns None, and emits no values.
+        ever_written = schema.apply_one(state, START, schema.coerce_input(input))
+        if ever_written and self.wants_values:
             sink.emit("values", schema.snapshot(state))  # type: ignore[union-attr]
         names, sends = await self._plan_start()
         step = 1
         while names or sends:
-            if step >= self.recursion_limit:
-                raise self._recursion_error(step, names, sends)
             self.recent_steps[step % 3] = (step, names, sends)
             if len(names) == 1 and not sends:  # most steps of most graphs: one task, inline
                 task = Task(self, nodes[names[0]], schema.node_input(state), step, -1)
@@ -295,13 +294,17 @@ class Run:
                 writes = [(t.node.name, t.update) for t in tasks if t.update]
                 written = bool(writes) and schema.apply(state, writes)
                 finished = [(t.node.name, t.goto) for t in tasks]
-            if written and self.wants_values:
-                sink.emit("values", schema.snapshot(state))  # type: ignore[union-attr]
+            if written:
+                ever_written = True
+                if self.wants_values:
+                    sink.emit("values", schema.snapshot(state))  # type: ignore[union-attr]
             if observer is not None:
                 observer.step_finished(self, step)
             names, sends = plan_next(topology, finished, barriers)
+            if step >= self.recursion_limit:  # a run of k steps needs a limit of k + 1
+                raise self._recursion_error(step, names, sends)
             step += 1
-        return schema.snapshot(state) or None
+        return schema.snapshot(state) if ever_written else None
 
     async def _plan_start(self) -> tuple[list[str], list[Send]]:
         """The first step: START's edges, and its routers run on the input state."""
@@ -325,16 +328,18 @@ class Run:
         self, step: int, names: list[str], sends: list[Send]
     ) -> GraphRecursionError:
         pending = names + [f"Send({s.node!r})" for s in sends]
-        visited = sorted(entry for entry in self.recent_steps if entry and entry[0] < step)
+        visited = sorted(entry for entry in self.recent_steps if entry and entry[0] <= step)
         recent = "; ".join(
             f"step {n}: {', '.join([*ns, *(f'Send({s.node!r})' for s in ss)])}"
             for n, ns, ss in visited
         )
+        next_step = f" Step {step + 1} would run {', '.join(pending)}." if pending else ""
         return GraphRecursionError(
             f"Recursion limit of {self.recursion_limit} reached without hitting a stop "
-            f"condition: step {step} would run {', '.join(pending)}. Last nodes visited: "
-            f"{recent}. If the graph really needs more steps, raise "
-            "config['recursion_limit']; otherwise add a condition that routes to END."
+            f"condition: {step} supersteps ran, and a run of k supersteps needs "
+            f"recursion_limit >= k + 1.{next_step} Last nodes visited: {recent}. If the graph "
+            "really needs more steps, raise config['recursion_limit']; otherwise add a "
+            "condition that routes to END."
         )
 
     # -- running several tasks at once ---------------------------------------------------
@@ -396,7 +401,8 @@ class Run:
                 task.started_at = time.perf_counter()  # also the start of its trace span
                 try:
                     self._interpret(task, await self._attempt(task))
-                    await self._route(task, task.update)
+                    if node.name in self.topology.branches:
+                        await self._route(task, task.update)
                     if self.sink is not None:
                         self.sink.emit("updates", {node.name: task.update})
                 except Exception as exc:

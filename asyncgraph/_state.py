@@ -62,8 +62,8 @@ class Schema:
     # -- checking updates ------------------------------------------------------------
 
     def check_update(self, update: Any, source: str) -> dict[str, Any] | None:
-        """Validate one task's update; ``source`` names the node for the error."""
-        if update is None:
+        """Validate one task's update (``{}`` counts as none); ``source`` names the node."""
+        if not update and isinstance(update, dict | None):
             return None
         if not isinstance(update, dict):
             if isinstance(update, Mapping):

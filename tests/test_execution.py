@@ -164,10 +164,16 @@ def chain(k: int) -> CompiledStateGraph:
 async def test_a_chain_of_k_nodes_needs_recursion_limit_k_plus_one() -> None:
     graph = chain(3)
     assert await graph.ainvoke({"log": []}, {"recursion_limit": 4}) == {"log": ["n0", "n1", "n2"]}
-    with pytest.raises(GraphRecursionError, match=r"limit of 3.*step 3 would run n2") as info:
+    with pytest.raises(GraphRecursionError, match=r"limit of 3.*3 supersteps ran") as info:
         await graph.ainvoke({"log": []}, {"recursion_limit": 3})
     assert isinstance(info.value, RecursionError)
-    assert "Last nodes visited: step 1: n0; step 2: n1" in str(info.value)
+    assert "Last nodes visited: step 1: n0; step 2: n1; step 3: n2." in str(info.value)
+    # As in LangGraph, the steps up to the limit ran and streamed before the error.
+    seen: list[Any] = []
+    with pytest.raises(GraphRecursionError, match=r"1 supersteps ran.* Step 2 would run n1\."):
+        async for chunk in graph.astream({"log": []}, {"recursion_limit": 1}):
+            seen.append(chunk)
+    assert seen == [{"n0": {"log": ["n0"]}}]
 
 
 async def test_default_recursion_limit_is_10007() -> None:
@@ -199,12 +205,11 @@ async def test_nodes_may_rebind_keys_of_their_input_without_touching_the_state()
     assert await builder.compile().ainvoke({"x": 1}) == {"x": 1, "log": []}
 
 
-async def test_output_is_none_when_nothing_was_ever_written() -> None:
-    class Plain(TypedDict, total=False):
-        x: int
-
-    graph = StateGraph(Plain).add_node("a", lambda s: None).add_edge(START, "a").compile()
-    assert await graph.ainvoke({}) is None
+async def test_output_is_none_and_no_values_when_nothing_was_ever_written() -> None:
+    graph = StateGraph(State).add_node("a", lambda s: {}).add_edge(START, "a").compile()
+    assert await graph.ainvoke({}) is None  # even though log has a default, as in LangGraph
+    assert [c async for c in graph.astream({}, stream_mode="values")] == []
+    assert [c async for c in graph.astream({})] == [{"a": None}]  # {} streams as None
 
 
 async def test_config_parameter_and_get_config_are_the_same_object() -> None:

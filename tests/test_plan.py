@@ -50,3 +50,15 @@ def test_resolve_route_maps_validates_and_wraps_single_values() -> None:
         resolve_route(TOPOLOGY, 3, origin="r")
     with pytest.raises(GraphValidationError, match=r"r routed to 'zz'"):
         resolve_route(TOPOLOGY, ["zz"], origin="r")
+
+
+def test_a_source_finishing_twice_in_the_step_that_fills_a_join_counts_once() -> None:
+    # Found by the property tests against LangGraph: the join fired a second time.
+    topology = build_topology(
+        {name: node(name) for name in ("a", "z", "c")}, [], [], [Join(frozenset({"a", "z"}), "c")]
+    )
+    barriers: dict[Join, set[str]] = {}
+    assert plan_next(topology, [("z", [])], barriers) == ([], [])
+    assert plan_next(topology, [("a", []), ("z", [])], barriers) == (["c"], [])
+    assert barriers == {}
+    assert plan_next(topology, [("a", [])], barriers) == ([], [])  # a new round begins
