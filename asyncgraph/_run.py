@@ -520,7 +520,10 @@ class Run:
         """Check a node's return value; record its update and ``Command.goto``."""
         name = task.node.name
         if type(result) is dict:
-            task.update = self.schema.check_update(result, name)
+            if result and self.schema.keyset.issuperset(result):  # the common case, inline
+                task.update = result
+            else:
+                task.update = self.schema.check_update(result, name)
         elif isinstance(result, Command):
             task.update = self.schema.check_update(result.update, name)
             if result.goto:
