@@ -245,8 +245,8 @@ class Run:
         self.writer = sink.emit_custom if sink is not None and "custom" in modes else _noop_writer
         self.debug = "debug" in modes
         self.debug_ids: dict[Task, str] = {}  # debug stream: one task id for all its events
-        # Nothing to time, trace or stream per attempt: _run_task may take its short path.
-        self.plain = self.observer is None and not self.debug
+        # No retries to stream per attempt: _run_task may take its short path.
+        self.plain = not self.debug
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -367,9 +367,9 @@ class Run:
         """Run a node with its retry policy and timeout, then interpret its result."""
         node, observer = task.node, self.observer
         token = current_task.set(task)
-        if self.plain and node.plain:  # the short path: one attempt, nothing to record
+        if self.plain and node.plain:  # the short path: one attempt, no debug stream
             try:
-                if node.is_async and not node.wants_kwargs:
+                if node.is_async and not node.wants_kwargs and observer is None:
                     coro = node.fn(task.input)
                     if task.alone:  # its own context, as a Task would have
                         context = contextvars.copy_context()
@@ -382,6 +382,7 @@ class Run:
                     else:
                         result = await coro
                 else:
+                    task.started_at = time.perf_counter()  # also the start of its trace span
                     result = await self._attempt(task)
                 self._interpret(task, result)
                 if node.name in self.topology.branches:
@@ -389,10 +390,18 @@ class Run:
                 if self.sink is not None:
                     self.sink.emit("updates", {node.name: task.update})
             except Exception as exc:
+                if observer is not None:
+                    observer.task_finished(task, _outcome(exc), exc)
                 exc.add_note(f"asyncgraph: raised by {task.describe()}")
+                raise
+            except asyncio.CancelledError as exc:
+                if observer is not None:
+                    observer.task_finished(task, "cancelled", exc)
                 raise
             finally:
                 current_task.reset(token)
+            if observer is not None:
+                observer.task_finished(task, "ok", None)
             return
         try:
             while True:
