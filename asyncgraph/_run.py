@@ -93,10 +93,6 @@ class Task:
         self._config: RunnableConfig | None = None
 
     @property
-    def name(self) -> str:
-        return self.node.name
-
-    @property
     def config(self) -> RunnableConfig:
         """The run config with this task's metadata, built on first use."""
         if self._config is None:
