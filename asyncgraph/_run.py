@@ -1,6 +1,6 @@
 """The async superstep loop: running tasks, streaming, cancellation, retries, timeouts.
 
-One run of a compiled graph is a ``Run``. ``Run.execute`` is the whole algorithm and
+One run of a compiled graph is a ``Run``. ``Run._execute`` is the whole algorithm and
 reads top to bottom:
 
 1. apply the input to a fresh state (reducers included) and plan the first step;
@@ -11,7 +11,8 @@ reads top to bottom:
 Why it is shaped this way:
 
 * A step with a single task (the common case in chains) is awaited inline: no
-  ``asyncio.Task`` is created, which keeps a node-step to a few microseconds.
+  ``asyncio.Task`` is created, which keeps a node-step to a few microseconds. The node
+  still gets its own copy of the contextvars, as a Task would give it.
 * A step with several tasks wraps each in an ``asyncio.Task`` so they run
   concurrently, and waits on one future resolved by done-callbacks: the first failure
   wakes the step at once, its siblings are cancelled and awaited (their ``finally``
