@@ -79,8 +79,8 @@ class Options:
         """``(repeat, warmup, sample_time)`` with the defaults of the chosen mode filled in."""
         repeat = self.repeat if self.repeat is not None else (1 if self.quick else 7)
         warmup = self.warmup if self.warmup is not None else (0 if self.quick else 1)
-        sample_time = self.sample_time if self.sample_time is not None else (
-            0.0 if self.quick else 0.1
+        sample_time = (
+            self.sample_time if self.sample_time is not None else (0.0 if self.quick else 0.1)
         )
         if repeat < 1 or warmup < 0 or sample_time < 0:
             raise ValueError("repeat must be >= 1, warmup >= 0 and sample_time >= 0")
@@ -167,8 +167,9 @@ class Gathered(Case):
 class Streamed(Case):
     """``n`` streams consumed with ``async for`` (W5); metric: updates per second."""
 
-    def __init__(self, stream: Callable[[dict[str, Any]], Any], inp: dict[str, Any],
-                 expected: list[Any]) -> None:
+    def __init__(
+        self, stream: Callable[[dict[str, Any]], Any], inp: dict[str, Any], expected: list[Any]
+    ) -> None:
         self.stream, self.inp, self.expected = stream, inp, expected
 
     async def sample(self, n: int) -> tuple[float, float, dict[str, float]]:
@@ -197,10 +198,18 @@ class Parked(Case):
 
     calibrate = False
 
-    def __init__(self, make_run: Callable[[Parking], Run], inputs: list[dict[str, Any]],
-                 expected: list[Any], timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        make_run: Callable[[Parking], Run],
+        inputs: list[dict[str, Any]],
+        expected: list[Any],
+        timeout: float = 120.0,
+    ) -> None:
         self.make_run, self.inputs, self.expected, self.timeout = (
-            make_run, inputs, expected, timeout
+            make_run,
+            inputs,
+            expected,
+            timeout,
         )
 
     async def sample(self, n: int) -> tuple[float, float, dict[str, float]]:
@@ -304,14 +313,16 @@ def _case_w2(api: GraphAPI | None, p: dict[str, Any]) -> Case:
     return Sequential(build_fan_join(api).ainvoke, inp, expected, 1)
 
 
+def _gathered_chain(api: GraphAPI | None, nodes: list[Any], runs: int, *, throughput: bool) -> Case:
+    """Many concurrent runs of one chain of ``nodes``, each adding 1 to x (W3, W4)."""
+    inputs = [{"x": i} for i in range(runs)]
+    expected = [{"x": i + len(nodes)} for i in range(runs)]
+    run: Run = (lambda s: floor.chain(nodes, s)) if api is None else build_chain(api, nodes).ainvoke
+    return Gathered(run, inputs, expected, throughput=throughput)
+
+
 def _case_w3(api: GraphAPI | None, p: dict[str, Any]) -> Case:
-    nodes = [inc] * p["nodes"]
-    inputs = [{"x": i} for i in range(p["runs"])]
-    expected = [{"x": i + p["nodes"]} for i in range(p["runs"])]
-    run: Run = (
-        (lambda s: floor.chain(nodes, s)) if api is None else build_chain(api, nodes).ainvoke
-    )
-    return Gathered(run, inputs, expected, throughput=True)
+    return _gathered_chain(api, [inc] * p["nodes"], p["runs"], throughput=True)
 
 
 def _judge_w3(m: Medians, p: dict[str, Any]) -> Verdict:
@@ -329,12 +340,7 @@ def _judge_w3(m: Medians, p: dict[str, Any]) -> Verdict:
 
 def _case_w4(api: GraphAPI | None, p: dict[str, Any]) -> Case:
     nodes = [make_sleeper(p["delay"])] * p["nodes"]
-    inputs = [{"x": i} for i in range(p["runs"])]
-    expected = [{"x": i + p["nodes"]} for i in range(p["runs"])]
-    run: Run = (
-        (lambda s: floor.chain(nodes, s)) if api is None else build_chain(api, nodes).ainvoke
-    )
-    return Gathered(run, inputs, expected, throughput=False)
+    return _gathered_chain(api, nodes, p["runs"], throughput=False)
 
 
 def _judge_w4(m: Medians, p: dict[str, Any]) -> Verdict:
@@ -398,51 +404,99 @@ def _judge_w7(m: Medians, p: dict[str, Any]) -> Verdict:
 
 WORKLOADS: list[Workload] = [
     Workload(
-        "W1", "10-node chain",
+        "W1",
+        "10-node chain",
         "START → n0 → … → n9 → END, async nodes (x + 1), ainvoke one run after another.",
-        "µs per node-step", "µs/node-step", False, "≤ 10× floor",
-        {"nodes": 10}, {"nodes": 10}, _case_w1, _cost_budget(10.0),
+        "µs per node-step",
+        "µs/node-step",
+        False,
+        "≤ 10× floor",
+        {"nodes": 10},
+        {"nodes": 10},
+        _case_w1,
+        _cost_budget(10.0),
     ),
     Workload(
-        "W2", "fan-out 8 + join",
+        "W2",
+        "fan-out 8 + join",
         "START → b0…b7 in one superstep (each appends to an operator.add list), then "
         "add_edge([b0…b7], 'join') sums them; ainvoke one run after another.",
-        "µs per run", "µs/run", False, "≤ 2.5× floor",
-        {}, {}, _case_w2, _cost_budget(2.5),
+        "µs per run",
+        "µs/run",
+        False,
+        "≤ 2.5× floor",
+        {},
+        {},
+        _case_w2,
+        _cost_budget(2.5),
     ),
     Workload(
-        "W3", "3-node chain, {runs} gathered runs",
+        "W3",
+        "3-node chain, {runs} gathered runs",
         "asyncio.gather of ainvoke over 2000 inputs of a 3-node async chain.",
-        "runs per second", "runs/s", True, "≥ 30k runs/s or ≥ 50× LG",
-        {"nodes": 3, "runs": 2000}, {"nodes": 3, "runs": 20}, _case_w3, _judge_w3,
+        "runs per second",
+        "runs/s",
+        True,
+        "≥ 30k runs/s or ≥ 50× LG",
+        {"nodes": 3, "runs": 2000},
+        {"nodes": 3, "runs": 20},
+        _case_w3,
+        _judge_w3,
     ),
     Workload(
-        "W4", "2 × sleep({delay}), {runs} gathered runs",
+        "W4",
+        "2 × sleep({delay}), {runs} gathered runs",
         "asyncio.gather of ainvoke over 200 inputs of a 2-node chain whose nodes await "
         "asyncio.sleep(0.05); ideal wall time 0.100 s.",
-        "seconds of wall time per batch", "s wall", False, "≤ 1.08× ideal",
-        {"nodes": 2, "runs": 200, "delay": 0.05}, {"nodes": 2, "runs": 10, "delay": 0.005},
-        _case_w4, _judge_w4,
+        "seconds of wall time per batch",
+        "s wall",
+        False,
+        "≤ 1.08× ideal",
+        {"nodes": 2, "runs": 200, "delay": 0.05},
+        {"nodes": 2, "runs": 10, "delay": 0.005},
+        _case_w4,
+        _judge_w4,
     ),
     Workload(
-        "W5", "astream updates, 10-node chain",
+        "W5",
+        "astream updates, 10-node chain",
         "async for over astream(stream_mode='updates') of the W1 chain; one update per node.",
-        "updates per second", "updates/s", True, "≥ 40× LG",
-        {"nodes": 10}, {"nodes": 10}, _case_w5, _judge_w5,
+        "updates per second",
+        "updates/s",
+        True,
+        "≥ 40× LG",
+        {"nodes": 10},
+        {"nodes": 10},
+        _case_w5,
+        _judge_w5,
     ),
     Workload(
-        "W6", "10-node chain of def nodes",
+        "W6",
+        "10-node chain of def nodes",
         "W1 with plain def nodes under ainvoke (each runs in a worker thread); the floor is "
         "one bare loop.run_in_executor(None, node, state) round trip per node.",
-        "µs per node-step", "µs/node-step", False, "≤ 1.5× floor",
-        {"nodes": 10}, {"nodes": 10}, _case_w6, _cost_budget(1.5),
+        "µs per node-step",
+        "µs/node-step",
+        False,
+        "≤ 1.5× floor",
+        {"nodes": 10},
+        {"nodes": 10},
+        _case_w6,
+        _cost_budget(1.5),
     ),
     Workload(
-        "W7", "memory per parked run",
+        "W7",
+        "memory per parked run",
         "500 concurrent runs of n0 → park → n2, all suspended in 'park' on one asyncio.Event; "
         "tracemalloc delta / runs.",
-        "KiB per parked run", "KiB/run", False, "≤ 4 KiB/run",
-        {"runs": 500}, {"runs": 20}, _case_w7, _judge_w7,
+        "KiB per parked run",
+        "KiB/run",
+        False,
+        "≤ 4 KiB/run",
+        {"runs": 500},
+        {"runs": 20},
+        _case_w7,
+        _judge_w7,
     ),
 ]
 
@@ -468,15 +522,24 @@ def discover_runners(options: Options) -> tuple[dict[str, GraphAPI | None], dict
     try:
         from asyncgraph.graph import END, START, StateGraph
     except Exception as exc:  # the product itself is missing or broken: say so, keep measuring
-        status["asyncgraph"] = {"status": "error", "reason": f"import failed: {exc!r}",
-                                "version": _version("asyncgraph")}
+        status["asyncgraph"] = {
+            "status": "error",
+            "reason": f"import failed: {exc!r}",
+            "version": _version("asyncgraph"),
+        }
     else:
         usable["asyncgraph"] = GraphAPI("asyncgraph", StateGraph, START, END)
-        status["asyncgraph"] = {"status": "ok", "label": "asyncgraph",
-                                "version": _version("asyncgraph")}
+        status["asyncgraph"] = {
+            "status": "ok",
+            "label": "asyncgraph",
+            "version": _version("asyncgraph"),
+        }
     if not options.langgraph:
-        status["langgraph"] = {"status": "skipped", "reason": "disabled with --no-langgraph",
-                               "version": None}
+        status["langgraph"] = {
+            "status": "skipped",
+            "reason": "disabled with --no-langgraph",
+            "version": None,
+        }
     else:
         try:
             from langgraph.graph import END as LG_END
@@ -491,8 +554,11 @@ def discover_runners(options: Options) -> tuple[dict[str, GraphAPI | None], dict
             }
         else:
             usable["langgraph"] = GraphAPI("langgraph", LGStateGraph, LG_START, LG_END)
-            status["langgraph"] = {"status": "ok", "label": "LangGraph",
-                                   "version": _version("langgraph")}
+            status["langgraph"] = {
+                "status": "ok",
+                "label": "LangGraph",
+                "version": _version("langgraph"),
+            }
     return usable, status
 
 
@@ -587,8 +653,12 @@ async def _calibrate(cell: _Cell, sample_time: float, gc_during: bool) -> float:
 
 
 async def _measure_workload(
-    workload: Workload, index: int, usable: dict[str, GraphAPI | None], status: dict[str, Any],
-    options: Options, progress: Progress,
+    workload: Workload,
+    index: int,
+    usable: dict[str, GraphAPI | None],
+    status: dict[str, Any],
+    options: Options,
+    progress: Progress,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     repeat, warmup, sample_time = options.resolved()
@@ -635,7 +705,11 @@ async def _measure_workload(
 
 
 def _workload_result(
-    workload: Workload, params: dict[str, Any], cells: dict[str, _Cell], repeat: int, warmup: int,
+    workload: Workload,
+    params: dict[str, Any],
+    cells: dict[str, _Cell],
+    repeat: int,
+    warmup: int,
     status: dict[str, Any],
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}

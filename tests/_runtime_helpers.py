@@ -164,8 +164,9 @@ async def ticks_until(predicate: Callable[[], bool], max_ticks: int = 20) -> int
     raise AssertionError(f"condition still false after {max_ticks} loop passes")
 
 
-def check_no_asyncio_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Fixture body: fail the test if asyncio logged an error during it.
+@pytest.fixture(autouse=True)
+def no_asyncio_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Autouse fixture (import it into a test module): fail a test if asyncio logged an error.
 
     That is where "Task was destroyed but it is pending!" and "Task exception was never
     retrieved" end up; a ``gc.collect()`` first makes abandoned tasks report now, inside

@@ -15,7 +15,7 @@ import pytest
 from _runtime_helpers import (
     State,
     chain_graph,
-    check_no_asyncio_errors,
+    no_asyncio_errors,  # noqa: F401 - autouse fixture
     only_this_task_left,
     parallel_graph,
     ticks_until,
@@ -24,11 +24,6 @@ from _runtime_helpers import (
 from asyncgraph.errors import UninterruptibleNodeWarning
 from asyncgraph.graph import START, StateGraph
 from asyncgraph.types import Send
-
-
-@pytest.fixture(autouse=True)
-def _no_asyncio_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    yield from check_no_asyncio_errors(caplog)
 
 
 class Probe:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Annotated, Any, TypedDict
 
 import pytest
 from _runtime_helpers import (
     State,
     chain_graph,
-    check_no_asyncio_errors,
+    no_asyncio_errors,  # noqa: F401 - autouse fixture
     only_this_task_left,
     parallel_graph,
 )
@@ -18,11 +17,6 @@ from _runtime_helpers import (
 from asyncgraph.errors import GraphValidationError, InvalidUpdateError
 from asyncgraph.graph import END, START, StateGraph
 from asyncgraph.types import Command, Send
-
-
-@pytest.fixture(autouse=True)
-def _no_asyncio_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    yield from check_no_asyncio_errors(caplog)
 
 
 class Boom(Exception):

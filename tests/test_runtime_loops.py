@@ -7,7 +7,6 @@ import contextlib
 import contextvars
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -20,7 +19,7 @@ from _runtime_helpers import (
     Ticker,
     assert_loop_not_blocked,
     chain_graph,
-    check_no_asyncio_errors,
+    no_asyncio_errors,  # noqa: F401 - autouse fixture
     only_this_task_left,
     parallel_graph,
 )
@@ -30,11 +29,6 @@ from asyncgraph.config import get_config
 from asyncgraph.graph import START, StateGraph
 
 RUN_LABEL: contextvars.ContextVar[str] = contextvars.ContextVar("run_label", default="-")
-
-
-@pytest.fixture(autouse=True)
-def _no_asyncio_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    yield from check_no_asyncio_errors(caplog)
 
 
 def labelled_graph(peak: Peak | None = None) -> Any:

@@ -7,7 +7,6 @@ import contextvars
 import re
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,7 +18,7 @@ from _runtime_helpers import (
     Ticker,
     assert_loop_not_blocked,
     chain_graph,
-    check_no_asyncio_errors,
+    no_asyncio_errors,  # noqa: F401 - autouse fixture
     only_this_task_left,
     parallel_graph,
 )
@@ -29,11 +28,6 @@ from asyncgraph.graph import END, START, StateGraph
 from asyncgraph.types import RunnableConfig
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
-
-
-@pytest.fixture(autouse=True)
-def _no_asyncio_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    yield from check_no_asyncio_errors(caplog)
 
 
 def sleeper(name: str, seconds: float, threads: dict[str, str], peak: Peak | None = None) -> Any:

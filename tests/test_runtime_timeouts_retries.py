@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,7 +13,7 @@ from _runtime_helpers import (
     Peak,
     State,
     chain_graph,
-    check_no_asyncio_errors,
+    no_asyncio_errors,  # noqa: F401 - autouse fixture
     only_this_task_left,
     parallel_graph,
 )
@@ -23,12 +22,6 @@ from asyncgraph.config import get_config
 from asyncgraph.errors import GraphValidationError, NodeTimeoutError
 from asyncgraph.graph import END, START, StateGraph
 from asyncgraph.types import RetryPolicy, RunnableConfig, Send, default_retry_on
-
-
-@pytest.fixture(autouse=True)
-def _no_asyncio_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    yield from check_no_asyncio_errors(caplog)
-
 
 FAST_RETRY = {"initial_interval": 0.001, "jitter": False}
 
