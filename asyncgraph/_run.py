@@ -32,12 +32,12 @@ import inspect
 import logging
 import random
 import threading
-import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from functools import partial
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -59,6 +59,7 @@ logger = logging.getLogger("asyncgraph")
 logger.addHandler(logging.NullHandler())  # a library is silent until the app configures logging
 DEFAULT_RECURSION_LIMIT = 10007
 _NO_TARGETS: list[Any] = []  # shared and never mutated: most tasks choose no target
+_NO_DEBUG_IDS: dict[Any, str] = {}  # shared and never mutated: runs without a debug stream
 _DONE_NOTHING = object()  # _InContext: the coroutine has not been sent anything yet
 DONE = object()
 
@@ -77,6 +78,7 @@ class Task:
         "send_index",
         "started_at",
         "step",
+        "thread",
         "update",
     )
 
@@ -90,7 +92,9 @@ class Task:
         self.alone = False  # the only task of its step
         self.update: dict[str, Any] | None = None
         self.goto: list[str | Send] = _NO_TARGETS  # replaced by a list when a target is added
-        self.started_at = 0.0
+        self.started_at = 0.0  # when the attempt began: in its worker thread, for sync nodes
+        # The worker thread's name; None on the event loop's thread; "" while waiting.
+        self.thread: str | None = None
         self._config: RunnableConfig | None = None
 
     @property
@@ -119,10 +123,22 @@ class Task:
 class Observer:
     """Hooks into a run, for tracers and debuggers; pass one as ``config["tracer"]``.
 
-    Every method is a no-op here; subclasses override what they need. The runner calls
-    them only when a tracer is configured, so an untraced run pays one ``is None`` check
-    per hook. ``outcome`` is ``"ok"``, ``"error"``, ``"cancelled"`` or ``"timeout"``.
+    Every method is a no-op here; subclasses override what they need. ``outcome`` is
+    ``"ok"``, ``"error"``, ``"cancelled"`` or ``"timeout"``.
+
+    The per-step and per-task hooks cost a call each per node-step, so the runner calls
+    them only for an observer whose class overrides one of them (``watches_tasks``). An
+    observer that only needs timings sets ``records = True`` instead: the runner then
+    appends a few values per attempt to ``run.recording`` (a ``Recording``), which
+    ``run_finished`` reads. That is how a ``Tracer`` stays cheap.
     """
+
+    records = False  # True: the runner keeps a Recording of the run for run_finished
+    watches_tasks = False  # set per subclass: does it override a per-step or per-task hook?
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.watches_tasks = any(getattr(cls, h) is not getattr(Observer, h) for h in _TASK_HOOKS)
 
     def run_started(self, run: Run) -> None:
         """Before the input is applied."""
@@ -145,6 +161,46 @@ class Observer:
 
     def run_finished(self, run: Run, outcome: str, error: BaseException | None) -> None:
         """When the run returns, raises or is cancelled."""
+
+
+_TASK_HOOKS = ("step_started", "task_started", "wrap_coroutine", "task_finished", "step_finished")
+
+
+class Recording:
+    """The timings a run records for an observer with ``records = True`` (a ``Tracer``).
+
+    The runner appends them itself: calling a hook, or building a span object, would
+    cost more than the rest of a node-step. ``asyncgraph.profiling`` turns them into
+    spans when a trace is read. Times are ``time.perf_counter()`` seconds.
+
+    * ``lone``: ``LONE_FIELDS`` values per step of a single task that ran once, on
+      the event loop's thread, and succeeded (most steps of most graphs): step, node,
+      start, end. Nothing else runs between the step's start and its task's (no
+      ``await`` separates them), so one time serves as step start, queued and start.
+    * ``spans``: ``SPAN_FIELDS`` values per other attempt: step, node, attempt,
+      queued, start, end, thread (``None`` for the event loop's own thread), outcome,
+      error (``"Type: message"`` or ``None``).
+    * ``steps``: ``STEP_FIELDS`` values per step of several tasks: step, start, end,
+      number of tasks. A step the run ended in ends with the run (``end``). A step of
+      one task has no entry: its bounds are its attempts'.
+
+    All three are flat lists of numbers and strings rather than lists of tuples: a
+    tuple per attempt would be one more object for the garbage collector to scan
+    while the trace is kept, which costs more than recording it.
+    """
+
+    __slots__ = ("end", "lone", "spans", "start", "step", "step_start", "steps")
+    LONE_FIELDS = 4
+    SPAN_FIELDS = 9
+    STEP_FIELDS = 4
+
+    def __init__(self) -> None:
+        self.lone: list[Any] = []
+        self.spans: list[Any] = []
+        self.steps: list[Any] = []
+        self.step = 0  # the step in progress, 0 between steps
+        self.step_start = 0.0
+        self.start = self.end = 0.0  # when the run started; returned, raised or was cancelled
 
 
 class Sink:
@@ -206,12 +262,14 @@ class Run:
         "observer",
         "plain",
         "recent_steps",
+        "recording",
         "recursion_limit",
         "schema",
         "sink",
         "state",
         "topology",
         "wants_values",
+        "watcher",
         "writer",
     )
 
@@ -232,7 +290,10 @@ class Run:
         self.recursion_limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
         self.max_concurrency = config.get("max_concurrency")
         self.executor: Executor | None = config.get("executor")
-        self.observer: Observer | None = config.get("tracer")
+        observer: Observer | None = config.get("tracer")
+        self.observer = observer
+        self.watcher = observer if observer is not None and observer.watches_tasks else None
+        self.recording = Recording() if observer is not None and observer.records else None
         self.state: dict[str, Any] = schema.initial()
         self.barriers: dict[Join, set[str]] = {}
         # The last three steps' (step, node names, sends), for GraphRecursionError.
@@ -241,7 +302,9 @@ class Run:
         self.wants_values = "values" in modes
         self.writer = sink.emit_custom if sink is not None and "custom" in modes else _noop_writer
         self.debug = "debug" in modes
-        self.debug_ids: dict[Task, str] = {}  # debug stream: one task id for all its events
+        # The debug stream's task ids, one for all the events of a task. Shared and never
+        # written without that stream: an empty dict per run would cost parked runs memory.
+        self.debug_ids: dict[Task, str] = {} if self.debug else _NO_DEBUG_IDS
         # No retries to stream per attempt: _run_task may take its short path.
         self.plain = not self.debug
 
@@ -254,17 +317,29 @@ class Run:
         return self._execute_observed(input, self.observer)
 
     async def _execute_observed(self, input: Any, observer: Observer) -> dict[str, Any] | None:
+        recording = self.recording
+        if recording is not None:
+            recording.start = perf_counter()
         observer.run_started(self)
         try:
             result = await self._execute(input)
         except BaseException as exc:
+            if recording is not None:
+                recording.end = perf_counter()
+                if recording.step:  # the run ended inside this step: so does the step
+                    _, names, sends = self.recent_steps[recording.step % 3]  # type: ignore[misc]
+                    count = len(names) + len(sends)
+                    recording.steps += (recording.step, recording.step_start, recording.end, count)
             observer.run_finished(self, _outcome(exc), exc)
             raise
+        if recording is not None:
+            recording.end = perf_counter()
         observer.run_finished(self, "ok", None)
         return result
 
     async def _execute(self, input: Any) -> dict[str, Any] | None:
-        schema, state, sink, observer = self.schema, self.state, self.sink, self.observer
+        schema, state, sink, watcher = self.schema, self.state, self.sink, self.watcher
+        recording = self.recording
         nodes, topology, barriers = self.topology.nodes, self.topology, self.barriers
         # As in LangGraph, a run that never wrote a key returns None, and emits no values.
         ever_written = schema.apply_one(state, START, schema.coerce_input(input))
@@ -274,20 +349,27 @@ class Run:
         step = 1
         while names or sends:
             self.recent_steps[step % 3] = (step, names, sends)
+            if recording is not None:
+                recording.step_start = perf_counter()
             if len(names) == 1 and not sends:  # most steps of most graphs: one task, inline
                 task = Task(self, nodes[names[0]], schema.node_input(state), step, -1)
                 task.alone = True
-                if observer is not None:
-                    observer.step_started(self, step, [task])
+                if watcher is not None:
+                    watcher.step_started(self, step, [task])
                 await self._run_task(task)
                 update = task.update
                 written = update is not None and schema.apply_one(state, task.node.name, update)
                 finished: list[tuple[str, list[str | Send]]] = [(task.node.name, task.goto)]
             else:
                 tasks = self._make_tasks(step, names, sends)
-                if observer is not None:
-                    observer.step_started(self, step, tasks)
+                if watcher is not None:
+                    watcher.step_started(self, step, tasks)
+                if recording is not None:
+                    recording.step = step
                 await self._run_concurrently(tasks)
+                if recording is not None:  # a lone step's bounds are its task's: no record
+                    recording.steps += (step, recording.step_start, perf_counter(), len(tasks))
+                    recording.step = 0
                 writes = [(t.node.name, t.update) for t in tasks if t.update]
                 written = bool(writes) and schema.apply(state, writes)
                 finished = [(t.node.name, t.goto) for t in tasks]
@@ -295,8 +377,8 @@ class Run:
                 ever_written = True
                 if self.wants_values:
                     sink.emit("values", schema.snapshot(state))  # type: ignore[union-attr]
-            if observer is not None:
-                observer.step_finished(self, step)
+            if watcher is not None:
+                watcher.step_finished(self, step)
             names, sends = plan_next(topology, finished, barriers)
             if step >= self.recursion_limit:  # a run of k steps needs a limit of k + 1
                 raise self._recursion_error(step, names, sends)
@@ -361,50 +443,71 @@ class Run:
     # -- running one task ----------------------------------------------------------------
 
     async def _run_task(self, task: Task) -> None:
-        """Run a node with its retry policy and timeout, then interpret its result."""
-        node, observer = task.node, self.observer
+        """Run a node once, then interpret its result and route.
+
+        Nodes with a retry policy or a timeout, and runs that stream ``debug`` events,
+        take ``_run_attempts``: kept apart so this coroutine's frame, which every node
+        of every run in flight holds, stays small.
+        """
+        node, recording = task.node, self.recording
+        if not (self.plain and node.plain):
+            return await self._run_attempts(task)
         token = current_task.set(task)
-        if self.plain and node.plain:  # the short path: one attempt, no debug stream
-            try:
-                if node.is_async and not node.wants_kwargs and observer is None:
-                    coro = node.fn(task.input)
-                    if task.alone:  # its own context, as a Task would have
-                        context = contextvars.copy_context()
-                        try:  # most nodes finish without suspending: no wrapper needed
-                            pending = context.run(coro.send, None)
-                        except StopIteration as done:
-                            result = done.value
-                        else:
-                            result = await _InContext(coro, context, pending)
+        try:
+            if node.is_async and not node.wants_kwargs and self.watcher is None:
+                if recording is not None:  # a lone task starts with its step, inline
+                    task.started_at = recording.step_start if task.alone else perf_counter()
+                coro = node.fn(task.input)
+                if task.alone:  # its own context, as a Task would have
+                    context = contextvars.copy_context()
+                    try:  # most nodes finish without suspending: no wrapper needed
+                        pending = context.run(coro.send, None)
+                    except StopIteration as done:
+                        result = done.value
                     else:
-                        result = await coro
+                        result = await _InContext(coro, context, pending)
                 else:
-                    task.started_at = time.perf_counter()  # also the start of its trace span
-                    result = await self._attempt(task)
+                    result = await coro
+            else:
+                task.started_at = perf_counter()
+                result = await self._attempt(task)
+            if type(result) is dict and result and self.schema.keyset.issuperset(result):
+                task.update = result  # _interpret's common case, without the call
+            else:
                 self._interpret(task, result)
-                if node.name in self.topology.branches:
-                    await self._route(task, task.update)
-                if self.sink is not None:
-                    self.sink.emit("updates", {node.name: task.update})
-            except Exception as exc:
-                if observer is not None:
-                    observer.task_finished(task, _outcome(exc), exc)
-                exc.add_note(f"asyncgraph: raised by {task.describe()}")
-                raise
-            except asyncio.CancelledError as exc:
-                if observer is not None:
-                    observer.task_finished(task, "cancelled", exc)
-                raise
-            finally:
-                current_task.reset(token)
-            if observer is not None:
-                observer.task_finished(task, "ok", None)
-            return
+            if node.name in self.topology.branches:
+                await self._route(task, task.update)
+            if self.sink is not None:
+                self.sink.emit("updates", {node.name: task.update})
+        except Exception as exc:
+            self._attempt_ended(task, _outcome(exc), exc)
+            exc.add_note(f"asyncgraph: raised by {task.describe()}")
+            raise
+        except asyncio.CancelledError as exc:
+            self._attempt_ended(task, "cancelled", exc)
+            raise
+        finally:
+            current_task.reset(token)
+        if recording is not None:
+            if task.alone and task.thread is None:  # most node-steps: recorded inline
+                recording.lone += (task.step, node.name, recording.step_start, perf_counter())
+                if self.watcher is not None:
+                    self.watcher.task_finished(task, "ok", None)
+            else:
+                self._attempt_ended(task, "ok", None)
+        elif self.watcher is not None:
+            self.watcher.task_finished(task, "ok", None)
+
+    async def _run_attempts(self, task: Task) -> None:
+        """``_run_task`` with the node's retry policy, timeout and debug events."""
+        node, recording = task.node, self.recording
+        queued = recording.step_start if recording is not None else 0.0
+        token = current_task.set(task)
         try:
             while True:
                 if self.debug:
                     self._emit_debug_start(task)
-                task.started_at = time.perf_counter()  # also the start of its trace span
+                task.started_at = perf_counter()
                 try:
                     self._interpret(task, await self._attempt(task))
                     if node.name in self.topology.branches:
@@ -412,12 +515,12 @@ class Run:
                     if self.sink is not None:
                         self.sink.emit("updates", {node.name: task.update})
                 except Exception as exc:
-                    if observer is not None:
-                        observer.task_finished(task, _outcome(exc), exc)
+                    ended = self._attempt_ended(task, _outcome(exc), exc, queued)
                     if self.debug:  # every attempt has a result, retried ones too
                         self._emit_debug_result(task, exc)
                     if _should_retry(node.retry, exc, task.attempt):
                         await asyncio.sleep(_backoff(node.retry, task.attempt))  # type: ignore[arg-type]
+                        queued = ended  # the retry became runnable when this attempt failed
                         task.attempt += 1
                         task._config = None  # the metadata now names the new attempt
                         task.goto = _NO_TARGETS
@@ -425,16 +528,42 @@ class Run:
                     exc.add_note(f"asyncgraph: raised by {task.describe()}")
                     raise
                 except asyncio.CancelledError as exc:  # never retried, never annotated
-                    if observer is not None:
-                        observer.task_finished(task, "cancelled", exc)
+                    self._attempt_ended(task, "cancelled", exc, queued)
                     raise
                 break
-            if observer is not None:
-                observer.task_finished(task, "ok", None)
+            self._attempt_ended(task, "ok", None, queued)
             if self.debug:
                 self._emit_debug_result(task, None)
         finally:
             current_task.reset(token)
+
+    def _attempt_ended(
+        self, task: Task, outcome: str, error: BaseException | None, queued: float | None = None
+    ) -> float:
+        """Record an attempt's end for the tracer and tell the watcher; returns the time.
+
+        ``queued`` is when the attempt became runnable: by default, when its step began.
+        """
+        end = perf_counter()
+        recording = self.recording
+        if recording is not None:
+            start, thread = task.started_at, task.thread
+            if thread == "":  # cancelled while waiting for a worker thread: it never ran
+                start, thread = end, None
+            recording.spans += (
+                task.step,
+                task.node.name,
+                task.attempt,
+                recording.step_start if queued is None else queued,
+                start,
+                end,
+                thread,
+                outcome,
+                None if error is None else _describe(error),
+            )
+        if self.watcher is not None:
+            self.watcher.task_finished(task, outcome, error)
+        return end
 
     async def _attempt(self, task: Task) -> Any:
         node = task.node
@@ -443,9 +572,9 @@ class Run:
         coro = self._call(task)
         if task.alone:
             coro = _InContext(coro)
-        if self.observer is not None:
-            self.observer.task_started(task)
-            coro = self.observer.wrap_coroutine(task, coro)
+        if self.watcher is not None:
+            self.watcher.task_started(task)
+            coro = self.watcher.wrap_coroutine(task, coro)
         if node.timeout is None:
             return await coro
         try:
@@ -454,7 +583,7 @@ class Run:
         except TimeoutError as exc:
             if not scope.expired():
                 raise  # the node's own TimeoutError, not our limit
-            elapsed = time.perf_counter() - task.started_at
+            elapsed = perf_counter() - task.started_at
             raise NodeTimeoutError(node.name, node.timeout, elapsed) from exc
 
     def _call(self, task: Task) -> Any:
@@ -469,10 +598,10 @@ class Run:
         return node.fn(task.input)
 
     async def _call_sync(self, task: Task) -> Any:
-        observer = self.observer
+        watcher = self.watcher
         if self.inline_sync and task.alone:
-            if observer is not None:
-                observer.task_started(task)
+            if watcher is not None:
+                watcher.task_started(task)
             # The caller's thread is running our private loop: hide it, so that the node
             # may itself call asyncio.run() or another graph's invoke(), as sync code can.
             loop = asyncio.get_running_loop()
@@ -485,11 +614,14 @@ class Run:
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()  # carries current_task into the thread
         finished: list[bool] = []
+        task.thread = ""  # not started: waiting for a worker thread
 
         def call_in_thread() -> Any:
             try:
-                if observer is not None:
-                    observer.task_started(task)  # here: the worker thread is the one to record
+                task.started_at = perf_counter()
+                task.thread = threading.current_thread().name
+                if watcher is not None:
+                    watcher.task_started(task)  # here: the worker thread is the one to record
                 return context.run(self._call, task)
             finally:
                 finished.append(True)
@@ -607,7 +739,7 @@ class Run:
                     "id": self.debug_ids[task],
                     "name": task.node.name,
                     "attempt": task.attempt,
-                    "duration": time.perf_counter() - task.started_at,
+                    "duration": perf_counter() - task.started_at,
                     "error": None if error is None else repr(error),
                     "result": task.update if error is None else None,
                 },
@@ -661,6 +793,11 @@ def _close(awaitable: Any) -> None:
     """Close a coroutine that will never run, so Python does not warn a second, vaguer time."""
     if inspect.iscoroutine(awaitable):
         awaitable.close()
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _outcome(exc: BaseException) -> str:
@@ -774,6 +911,7 @@ __all__ = [
     "END",
     "START",
     "Observer",
+    "Recording",
     "Run",
     "Sink",
     "Task",

@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from asyncgraph._draw import GraphView
 from asyncgraph._plan import END, START, Branch, Join, Node, Topology, build_topology
-from asyncgraph._run import DONE, Run, Sink, wait_all, wait_cancelled
+from asyncgraph._run import DONE, Observer, Run, Sink, wait_all, wait_cancelled
 from asyncgraph._state import Schema
 from asyncgraph.errors import EmptyInputError, GraphValidationError, GraphValidationWarning
 from asyncgraph.types import Command, RetryPolicy, RunnableConfig, StreamMode
@@ -737,6 +737,16 @@ def _check_input_and_config(input: Any, config: RunnableConfig | None) -> Runnab
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
         raise ValueError(
             f"config['max_concurrency'] must be an int >= 1 (or None for no limit); got {cap!r}."
+        )
+    tracer = config.get("tracer")
+    if tracer is not None and not isinstance(tracer, Observer):
+        hint = ""
+        if isinstance(tracer, type) and issubclass(tracer, Observer):
+            hint = f" Pass an instance, {tracer.__name__}(), not the class."
+        raise TypeError(
+            "config['tracer'] must be an observer: an asyncgraph.profiling.Tracer, an "
+            "asyncgraph.debug.BlockingDetector or LoggingObserver, or combine(...) of them; "
+            f"got {tracer!r}.{hint}"
         )
     return config
 

@@ -12,11 +12,12 @@ of every superstep. A finished trace exports as
   concurrency, as data and as a text table;
 * a Mermaid ``gantt`` chart of one run (``to_mermaid_gantt``).
 
-Why it is shaped this way: the hooks run once per node-step, so they only append plain
-tuples to per-run lists; ``Span`` objects, lanes and statistics are built when a trace
-is read. A run that was never given a tracer pays nothing at all. One tracer may be shared
-by any number of concurrent runs: it keys its bookkeeping by run, so their spans never
-mix.
+Why it is shaped this way: a call into the tracer per node-step would cost more than
+the rest of the step, so a traced run records its own timings, one plain tuple per attempt
+and per step (``asyncgraph._run.Recording``), and the tracer is called only when a run
+starts and ends. ``Span`` objects, lanes and statistics are built when a trace is read.
+A run that was never given a tracer pays nothing at all. One tracer may be shared by any
+number of concurrent runs: each run records into its own lists, so their spans never mix.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from threading import current_thread
-from time import perf_counter
 from typing import Any
 
-from asyncgraph._run import Observer, Run, Task
+from asyncgraph._run import Observer, Recording, Run, Task, _describe
 
 __all__ = ["NodeStats", "RunTrace", "Span", "StepSpan", "Summary", "Tracer", "combine"]
 
@@ -48,6 +48,7 @@ class Span:
         attempt: 1, or more when a ``RetryPolicy`` retried it.
         queued: When it became runnable: its step began, or its previous attempt ended.
         start: When the attempt began (after any ``max_concurrency`` or thread-pool wait).
+            A task alone in its step starts with the step: nothing else runs in between.
         end: When it ended (its routers included).
         thread: The name of the thread that ran it (the event loop's, for async nodes).
         outcome: ``"ok"``, ``"error"``, ``"cancelled"`` or ``"timeout"``.
@@ -86,6 +87,10 @@ class Span:
 class StepSpan:
     """One superstep: from planning its tasks to applying their writes.
 
+    A step of one task (most steps of a chain) is not recorded separately: nothing else
+    runs between its start and its task's, or between its task's end and its writes, so
+    its bounds are its task's attempts'.
+
     Attributes:
         run_id: The run it belongs to.
         step: Its number.
@@ -109,12 +114,6 @@ class StepSpan:
     def duration(self) -> float:
         """Seconds from start to end."""
         return self.end - self.start
-
-
-# What the hooks store: plain tuples, turned into Span / StepSpan when a trace is read.
-# A span's thread is None when it ran in the run's own (event loop) thread.
-_RawSpan = tuple[int, str, int, float, float, float, str | None, str, str | None]
-_RawStep = tuple[int, float, float, int]
 
 
 class RunTrace:
@@ -157,9 +156,10 @@ class RunTrace:
     """
 
     __slots__ = (
-        "_raw_spans",
-        "_raw_steps",
+        "_lone",
+        "_others",
         "_spans",
+        "_steps",
         "end",
         "error",
         "outcome",
@@ -175,8 +175,9 @@ class RunTrace:
         error: str | None,
         start: float,
         end: float,
-        raw_spans: list[_RawSpan],
-        raw_steps: list[_RawStep],
+        lone: Sequence[Any],
+        others: Sequence[Any],
+        steps: Sequence[Any],
         thread: str,
     ) -> None:
         self.run_id = run_id
@@ -184,8 +185,9 @@ class RunTrace:
         self.error = error
         self.start = start
         self.end = end
-        self._raw_spans = raw_spans
-        self._raw_steps = raw_steps
+        self._lone = lone  # a Recording's lists (see asyncgraph._run.Recording)
+        self._others = others
+        self._steps = steps
         self.thread = thread
         self._spans: tuple[Span, ...] | None = None
 
@@ -199,29 +201,33 @@ class RunTrace:
         """One ``Span`` per attempt, in the order they ended."""
         if self._spans is None:
             loop_thread, run_id = self.thread, self.run_id
-            self._spans = tuple(
-                Span(
-                    run_id,
-                    step,
-                    node,
-                    attempt,
-                    queued,
-                    start,
-                    end,
-                    thread or loop_thread,
-                    outcome,
-                    error,
-                )
+            spans = [
+                Span(run_id, step, node, 1, start, start, end, loop_thread, "ok", None)
+                for step, node, start, end in _rows(self._lone, Recording.LONE_FIELDS)
+            ]
+            spans += (
+                Span(run_id, step, node, attempt, queued, start, end, thread, outcome, error)
                 for step, node, attempt, queued, start, end, thread, outcome, error in (
-                    self._raw_spans
+                    (*row[:6], row[6] or loop_thread, *row[7:])
+                    for row in _rows(self._others, Recording.SPAN_FIELDS)
                 )
             )
+            spans.sort(key=lambda span: span.end)  # stable: ties keep the recorded order
+            self._spans = tuple(spans)
         return self._spans
 
     @property
     def steps(self) -> tuple[StepSpan, ...]:
         """One ``StepSpan`` per superstep that started."""
-        return tuple(StepSpan(self.run_id, *raw) for raw in self._raw_steps)
+        rows = _rows(self._steps, Recording.STEP_FIELDS)
+        bounds = {step: (start, end, tasks) for step, start, end, tasks in rows}
+        lone: dict[int, tuple[float, float, int]] = {}
+        for span in self.spans:  # a step of one task has no record: it spans its attempts
+            if span.step not in bounds:
+                first, last, _ = lone.get(span.step, (span.queued, span.end, 1))
+                lone[span.step] = (min(first, span.queued), max(last, span.end), 1)
+        bounds |= lone
+        return tuple(StepSpan(self.run_id, step, *bounds[step]) for step in sorted(bounds))
 
     @property
     def peak_concurrency(self) -> int:
@@ -230,43 +236,25 @@ class RunTrace:
 
     def __repr__(self) -> str:
         return (
-            f"<RunTrace {self.run_id} {self.outcome}: {len(self._raw_spans)} spans, "
-            f"{len(self._raw_steps)} steps, {self.duration:.6f} s>"
+            f"<RunTrace {self.run_id} {self.outcome}: "
+            f"{len(self.spans)} spans, "
+            f"{len(self.steps)} steps, {self.duration:.6f} s>"
         )
 
 
-class _Live:
-    """The bookkeeping of one run in flight."""
-
-    __slots__ = (
-        "queued",
-        "run_id",
-        "spans",
-        "start",
-        "step",
-        "step_start",
-        "step_tasks",
-        "steps",
-        "threads",
-    )
-
-    def __init__(self, run_id: str, start: float) -> None:
-        self.run_id = run_id
-        self.start = start
-        self.step = 0  # the step in progress, 0 between steps
-        self.step_start = start
-        self.step_tasks = 0
-        self.threads: dict[Task, tuple[float, str]] = {}  # sync attempt -> (start, thread)
-        self.queued: dict[Task, float] = {}  # a failed attempt's end: its retry's queued time
-        self.spans: list[_RawSpan] = []
-        self.steps: list[_RawStep] = []
+# What a run leaves in a Tracer when it ends: RunTrace's arguments, but the run id is an
+# int n for "run-n" (formatted when read).
+_FinishedRun = tuple[Any, ...]
 
 
 class Tracer(Observer):
     """Records runs; pass it as ``config={"tracer": tracer}``, share it freely.
 
-    The runner calls its hook methods (``run_started`` ... ``run_finished``, see
-    ``combine``); you read it through ``runs``, ``summary()`` and the exports.
+    A traced run records its own timings, a few numbers per node attempt, and hands
+    them to the tracer when it ends; you read them through ``runs``, ``summary()`` and
+    the exports. On a chain of nodes that do nothing, the worst case, that adds about
+    20% to each node-step (the benchmark suite measures it); on nodes that do real work
+    it is lost in the noise.
     Only finished runs appear in ``runs`` and in the exports, whatever their outcome:
     a run that raised or was cancelled exports like any other, with that outcome.
     A run without ``config["run_id"]`` gets ``"run-1"``, ``"run-2"``, ... in the order
@@ -306,95 +294,65 @@ class Tracer(Observer):
     """
 
     def __init__(self) -> None:
-        self._live: dict[Run, _Live] = {}
-        self._runs: list[RunTrace] = []
+        self._live: dict[Run, str | int] = {}  # run -> its id (or number), start to end
+        # Finished runs: a RunTrace, or the raw tuple a run appends when it ends, turned
+        # into a RunTrace on first read (that work is then off the run's critical path).
+        self._runs: list[RunTrace | _FinishedRun] = []
+        self._built = 0  # how many leading entries of _runs are RunTrace objects
         self._count = itertools.count(1)
 
-    # -- the hooks: called by the runner, kept to a few dict and list operations --------
+    # -- the hooks: once per run; the runner records every attempt and step itself ------
+
+    records = True  # the runner keeps run.recording: no call per node-step
 
     def run_started(self, run: Run) -> None:
         run_id = run.config.get("run_id")
-        run_id = f"run-{next(self._count)}" if run_id is None else str(run_id)
-        self._live[run] = _Live(run_id, perf_counter())
-
-    def step_started(self, run: Run, step: int, tasks: list[Task]) -> None:
-        live = self._live.get(run)
-        if live is not None:
-            live.step_start = perf_counter()
-            live.step = step
-            live.step_tasks = len(tasks)
-
-    def task_started(self, task: Task) -> None:
-        # An async attempt starts at task.started_at, on the loop: nothing to record.
-        # A sync one starts when a worker thread picks it up; this runs in that thread,
-        # possibly after its run ended, so it must never raise.
-        if not task.node.is_async:
-            live = self._live.get(task.run)
-            if live is not None:
-                live.threads[task] = (perf_counter(), current_thread().name)
-
-    def task_finished(self, task: Task, outcome: str, error: BaseException | None) -> None:
-        end = perf_counter()
-        live = self._live.get(task.run)
-        if live is None:
-            return
-        if task.node.is_async:
-            start, thread = task.started_at, None  # None: the run's own thread
-        else:  # not started: cancelled while waiting for a worker thread; it never ran
-            started = live.threads.pop(task, None)
-            start, thread = started if started is not None else (end, "")
-        if error is None and task.attempt == 1:  # the common case, kept short
-            queued = live.step_start
-            span = (task.step, task.node.name, 1, queued, start, end, thread, outcome, None)
-            live.spans.append(span)
-            return
-        queued = live.queued.pop(task, live.step_start)
-        message = None
-        if error is not None:
-            message = _describe(error)
-            live.queued[task] = end  # when its retry, if any, became runnable
-        live.spans.append(
-            (task.step, task.node.name, task.attempt, queued, start, end, thread, outcome, message)
-        )
-
-    def step_finished(self, run: Run, step: int) -> None:
-        live = self._live.get(run)
-        if live is not None:
-            live.steps.append((step, live.step_start, perf_counter(), live.step_tasks))
-            live.step = 0
+        self._live[run] = next(self._count) if run_id is None else str(run_id)
 
     def run_finished(self, run: Run, outcome: str, error: BaseException | None) -> None:
-        end = perf_counter()
-        live = self._live.pop(run, None)
-        if live is None:
+        run_id, recording = self._live.pop(run, None), run.recording
+        if run_id is None or recording is None:  # not a run this tracer saw start
             return
-        if live.step:  # the run ended inside a step: it ends with the run
-            live.steps.append((live.step, live.step_start, end, live.step_tasks))
         message = None if error is None else _describe(error)
         self._runs.append(
-            RunTrace(
-                live.run_id,
+            (
+                run_id,
                 outcome,
                 message,
-                live.start,
-                end,
-                live.spans,
-                live.steps,
+                recording.start,
+                recording.end,
+                recording.lone,
+                # Not the empty lists: a trace may be kept long, and each object it keeps
+                # is one more for the garbage collector to walk.
+                recording.spans or (),
+                recording.steps or (),
                 current_thread().name,
             )
         )
+
+    def _finished(self) -> list[RunTrace]:
+        """The finished runs so far, each built into a RunTrace once."""
+        runs, count = self._runs, len(self._runs)  # runs may finish meanwhile, in threads
+        for index in range(self._built, count):
+            entry = runs[index]
+            if isinstance(entry, tuple):
+                run_id, *rest = entry
+                name = f"run-{run_id}" if isinstance(run_id, int) else run_id
+                runs[index] = RunTrace(name, *rest)
+        self._built = count
+        return runs[:count]  # type: ignore[return-value]
 
     # -- reading the trace -------------------------------------------------------------
 
     @property
     def runs(self) -> list[RunTrace]:
         """The finished runs, in the order they finished."""
-        return list(self._runs)
+        return self._finished()
 
     @property
     def spans(self) -> list[Span]:
         """The spans of every finished run, run after run."""
-        return [span for run in self._runs for span in run.spans]
+        return [span for run in self._finished() for span in run.spans]
 
     def run(self, run_id: str | None = None) -> RunTrace:
         """The finished run with this id; by default the one that finished last.
@@ -409,17 +367,18 @@ class Tracer(Observer):
             ...
             LookupError: The tracer has no finished run yet: ...
         """
-        if not self._runs:
+        runs = self._finished()
+        if not runs:
             raise LookupError(
                 "The tracer has no finished run yet: pass it to a run as "
                 'config={"tracer": tracer} and let the run finish first.'
             )
         if run_id is None:
-            return self._runs[-1]
-        for run in self._runs:
+            return runs[-1]
+        for run in runs:
             if run.run_id == run_id:
                 return run
-        known = ", ".join(repr(r.run_id) for r in self._runs[-5:])
+        known = ", ".join(repr(r.run_id) for r in runs[-5:])
         raise LookupError(f"No finished run has run_id {run_id!r}; the last ones are {known}.")
 
     def clear(self) -> None:
@@ -433,6 +392,7 @@ class Tracer(Observer):
             []
         """
         self._runs.clear()
+        self._built = 0
 
     def summary(self, run_id: str | None = None) -> Summary:
         """Per-node statistics over every finished run, or over one run.
@@ -483,7 +443,8 @@ class Tracer(Observer):
             {'traceEvents': [], 'displayTimeUnit': 'ms'}
         """
         events: list[dict[str, Any]] = []
-        origin = min((run.start for run in self._runs), default=0.0)
+        runs = self._finished()
+        origin = min((run.start for run in runs), default=0.0)
 
         def us(t: float) -> float:
             return round((t - origin) * 1e6, 3)
@@ -501,7 +462,7 @@ class Tracer(Observer):
         def meta(name: str, pid: int, tid: int, value: Any) -> dict[str, Any]:
             return {"name": name, "ph": "M", "pid": pid, "tid": tid, "args": {"name": value}}
 
-        for pid, run in enumerate(self._runs, start=1):
+        for pid, run in enumerate(runs, start=1):
             events.append(meta("process_name", pid, 0, f"run {run.run_id} ({run.outcome})"))
             events.append(
                 {
@@ -763,7 +724,7 @@ def combine(*observers: Observer) -> Observer:
     ``asyncgraph.debug.BlockingDetector`` or a ``LoggingObserver`` to use them together.
 
     Raises:
-        TypeError: If an argument does not have the observer hooks.
+        TypeError: If an argument is not an observer.
 
     Examples:
         ```python
@@ -790,29 +751,19 @@ def combine(*observers: Observer) -> Observer:
         ```
     """
     for observer in observers:
-        missing = [h for h in _HOOKS if not callable(getattr(observer, h, None))]
-        if missing:
+        if not isinstance(observer, Observer):
             raise TypeError(
-                f"combine() takes observers (a Tracer, a BlockingDetector, a LoggingObserver "
-                f"or an Observer subclass); {observer!r} has no {', '.join(missing)}."
+                "combine() takes observers: a Tracer, a BlockingDetector, a LoggingObserver "
+                f"or combine(...) of them; got {observer!r}."
             )
     return _Combined(observers)
-
-
-_HOOKS = (
-    "run_started",
-    "step_started",
-    "task_started",
-    "wrap_coroutine",
-    "task_finished",
-    "step_finished",
-    "run_finished",
-)
 
 
 class _Combined(Observer):
     def __init__(self, observers: tuple[Observer, ...]) -> None:
         self.observers = observers
+        self.records = any(observer.records for observer in observers)
+        self.watches_tasks = any(observer.watches_tasks for observer in observers)
 
     def run_started(self, run: Run) -> None:
         for observer in self.observers:
@@ -847,9 +798,9 @@ class _Combined(Observer):
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _describe(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+def _rows(flat: Sequence[Any], width: int) -> Iterator[Sequence[Any]]:
+    """A flat list as consecutive rows of ``width`` values."""
+    return (flat[i : i + width] for i in range(0, len(flat), width))
 
 
 def _check_resolution(value: Any, name: str) -> int | None:

@@ -9,6 +9,7 @@ import pytest
 
 from asyncgraph import EmptyInputError, GraphValidationError, InvalidUpdateError, Send
 from asyncgraph.graph import START, CompiledStateGraph, StateGraph
+from asyncgraph.profiling import Tracer
 
 
 class State(TypedDict, total=False):
@@ -85,6 +86,13 @@ def test_recursion_limit_below_one_or_not_an_int(limit: Any) -> None:
 def test_max_concurrency_below_one(cap: Any) -> None:
     with pytest.raises(ValueError, match=r"max_concurrency'\] must be an int >= 1"):
         GRAPH.invoke({"x": 1}, {"max_concurrency": cap})
+
+
+def test_a_tracer_that_is_not_an_observer() -> None:
+    with pytest.raises(TypeError, match=r"config\['tracer'\] must be an observer: .*; got True\.$"):
+        GRAPH.invoke({"x": 1}, {"tracer": True})
+    with pytest.raises(TypeError, match=r"Pass an instance, Tracer\(\), not the class\."):
+        GRAPH.invoke({"x": 1}, {"tracer": Tracer})
 
 
 def test_unknown_config_key_suggests_the_right_one() -> None:

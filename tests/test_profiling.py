@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypedDict
 import pytest
 
 from asyncgraph import profiling
-from asyncgraph._run import Observer
+from asyncgraph._run import _TASK_HOOKS, Observer
 from asyncgraph.errors import NodeTimeoutError
 from asyncgraph.graph import END, START, CompiledStateGraph, StateGraph
 from asyncgraph.profiling import Span, Summary, Tracer, combine
@@ -98,6 +98,21 @@ async def test_step_boundaries_enclose_their_tasks() -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_step_of_one_task_has_its_tasks_bounds() -> None:
+    builder = StateGraph(State).add_sequence([("a", sleeper("a", 0.02)), ("b", sleeper("b", 0))])
+    tracer = Tracer()
+    await builder.add_edge(START, "a").compile().ainvoke({"log": []}, {"tracer": tracer})
+    run = tracer.run()
+    assert [(s.step, s.tasks) for s in run.steps] == [(1, 1), (2, 1)]
+    for step, span in zip(run.steps, run.spans, strict=True):
+        # Nothing runs between a lone step's start and its task's: no await separates them.
+        assert step.start == span.queued == span.start and step.end == span.end
+    first, second = run.steps
+    assert run.start <= first.start and first.duration >= 0.02
+    assert first.end <= second.start <= second.end <= run.end
+
+
+@pytest.mark.asyncio
 async def test_sync_nodes_record_the_worker_thread_that_ran_them() -> None:
     def work(state: State) -> dict[str, Any]:
         return {"log": [threading.current_thread().name]}
@@ -145,6 +160,8 @@ async def test_retries_are_one_span_per_attempt_and_a_retry_is_queued_when_the_l
     ]
     assert spans[1].queued == spans[0].end and spans[2].queued == spans[1].end
     assert spans[1].wait >= 0.01  # the backoff is waiting time, not running time
+    [step] = tracer.run().steps  # the step spans all its attempts
+    assert (step.step, step.tasks, step.start, step.end) == (1, 1, spans[0].queued, spans[2].end)
     stats = tracer.summary()["flaky"]
     assert (stats.calls, stats.errors) == (3, 2)
     assert tracer.run().outcome == "ok"
@@ -478,8 +495,30 @@ async def test_combine_calls_every_observer_and_chains_wrappers_in_order() -> No
     assert await graph.ainvoke({"log": []}, {"tracer": observer}) == {"log": ["a"]}
     assert calls == ["one started a", "two started a", "two enters", "one enters"]
     assert len(tracer.spans) == 1
-    with pytest.raises(TypeError, match=r"combine\(\) takes observers .* has no run_started"):
+    with pytest.raises(TypeError, match=r"combine\(\) takes observers: .*; got <object"):
         combine(tracer, object())  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_only_observers_that_override_a_task_hook_are_called_per_task() -> None:
+    class Finishes(Observer):
+        def __init__(self) -> None:
+            self.finished: list[tuple[str, str]] = []
+
+        def task_finished(self, task: Any, outcome: str, error: BaseException | None) -> None:
+            self.finished.append((task.node.name, outcome))
+
+    assert Finishes.watches_tasks and not Finishes.records
+    assert Tracer.records and not Tracer.watches_tasks  # the runner records for it
+    graph = fan_out({"a": 0, "b": 0})
+    finishes = Finishes()
+    await graph.ainvoke({"log": []}, {"tracer": finishes})
+    assert sorted(finishes.finished) == [("a", "ok"), ("b", "ok"), ("join", "ok")]
+
+    first, second = Tracer(), Tracer()
+    await graph.ainvoke({"log": []}, {"tracer": combine(first, second), "run_id": "both"})
+    assert first.run("both").spans == second.run("both").spans
+    assert [(s.step, s.tasks) for s in first.run().steps] == [(1, 2), (2, 1)]
 
 
 @pytest.mark.asyncio
@@ -487,20 +526,37 @@ async def test_an_untraced_run_never_calls_an_observer(monkeypatch: pytest.Monke
     def fail(*args: Any) -> None:
         raise AssertionError("an observer hook ran without a tracer")
 
-    for hook in profiling._HOOKS:
+    for hook in ("run_started", *_TASK_HOOKS, "run_finished"):
         monkeypatch.setattr(Observer, hook, fail)
     assert await fan_out({"a": 0, "b": 0}).ainvoke({"log": []}) == {"log": ["a", "b", "join"]}
 
 
 @pytest.mark.asyncio
-async def test_late_hooks_from_worker_threads_are_ignored() -> None:
+async def test_a_sync_node_cancelled_before_its_thread_started_is_a_span_that_never_ran() -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(state: State) -> dict[str, Any]:
+        entered.set()
+        release.wait(5)
+        return {"log": ["held"]}
+
+    builder = StateGraph(State).add_node("first", hold).add_node("second", hold)
+    graph = builder.add_edge(START, "first").add_edge(START, "second").compile()
     tracer = Tracer()
-    graph = StateGraph(State).add_node("a", sleeper("a", 0)).add_edge(START, "a").compile()
-    await graph.ainvoke({"log": []}, {"tracer": tracer})
-    node = type("FakeNode", (), {"is_async": False, "name": "a"})()
-    task = type("FakeTask", (), {"run": object(), "attempt": 1, "node": node})()
-    tracer.task_started(task)  # e.g. a thread picking up a task after its run was cancelled
-    tracer.task_finished(task, "ok", None)
-    assert len(tracer.spans) == 1
-    tracer.clear()
-    assert tracer.runs == [] and tracer.spans == []
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="only") as executor:
+        config = {"tracer": tracer, "executor": executor}
+        run = asyncio.create_task(graph.ainvoke({"log": []}, config))  # type: ignore[arg-type]
+        await asyncio.to_thread(entered.wait, 5)  # "first" holds the only worker thread
+        await asyncio.sleep(0.01)  # and "second" waits for it
+        with pytest.warns(Warning, match="worker thread"):
+            run.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await run
+        before = tracer.run().spans
+        release.set()  # the waiting node now gets the thread, after its run ended
+    assert tracer.run().spans == before  # nothing recorded after the run ended
+    by_node = {span.node: span for span in before}
+    assert by_node["first"].thread.startswith("only") and by_node["first"].duration > 0
+    assert by_node["second"].outcome == by_node["first"].outcome == "cancelled"
+    assert by_node["second"].duration == 0.0  # it never ran
+    assert by_node["second"].thread == threading.current_thread().name
