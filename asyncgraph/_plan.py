@@ -24,7 +24,7 @@ from asyncgraph.types import RetryPolicy, Send
 
 START = "__start__"
 END = "__end__"
-_NO_SENDS: list[Send] = []  # shared and never mutated
+NO_SENDS: list[Send] = []  # shared and never mutated
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +184,7 @@ def plan_next(
         if not targets:
             simple = topology.simple_next.get(node)
             if simple is not None:
-                return simple, _NO_SENDS
+                return simple, NO_SENDS
     triggered: set[str] = set()
     sends: list[Send] = []
     for node, targets in finished:

@@ -41,7 +41,17 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-from asyncgraph._plan import END, START, Branch, Join, Node, Topology, plan_next, resolve_route
+from asyncgraph._plan import (
+    END,
+    NO_SENDS,
+    START,
+    Branch,
+    Join,
+    Node,
+    Topology,
+    plan_next,
+    resolve_route,
+)
 from asyncgraph.config import _noop_writer, current_task
 from asyncgraph.errors import (
     GraphRecursionError,
@@ -341,6 +351,7 @@ class Run:
         schema, state, sink, watcher = self.schema, self.state, self.sink, self.watcher
         recording = self.recording
         nodes, topology, barriers = self.topology.nodes, self.topology, self.barriers
+        simple_next = topology.simple_next
         # As in LangGraph, a run that never wrote a key returns None, and emits no values.
         ever_written = schema.apply_one(state, START, schema.coerce_input(input))
         if ever_written and self.wants_values:
@@ -359,7 +370,10 @@ class Run:
                 await self._run_task(task)
                 update = task.update
                 written = update is not None and schema.apply_one(state, task.node.name, update)
-                finished: list[tuple[str, list[str | Send]]] = [(task.node.name, task.goto)]
+                # plan_next's first case, without building its argument: most node-steps.
+                planned = None if task.goto else simple_next.get(task.node.name)
+                if planned is None:
+                    finished: list[tuple[str, list[str | Send]]] = [(task.node.name, task.goto)]
             else:
                 tasks = self._make_tasks(step, names, sends)
                 if watcher is not None:
@@ -373,13 +387,17 @@ class Run:
                 writes = [(t.node.name, t.update) for t in tasks if t.update]
                 written = bool(writes) and schema.apply(state, writes)
                 finished = [(t.node.name, t.goto) for t in tasks]
+                planned = None
             if written:
                 ever_written = True
                 if self.wants_values:
                     sink.emit("values", schema.snapshot(state))  # type: ignore[union-attr]
             if watcher is not None:
                 watcher.step_finished(self, step)
-            names, sends = plan_next(topology, finished, barriers)
+            if planned is not None:
+                names, sends = planned, NO_SENDS
+            else:
+                names, sends = plan_next(topology, finished, barriers)
             if step >= self.recursion_limit:  # a run of k steps needs a limit of k + 1
                 raise self._recursion_error(step, names, sends)
             step += 1
