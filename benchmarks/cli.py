@@ -19,11 +19,12 @@ from benchmarks.suite import WORKLOADS, Options, run_suite
 
 def _parser() -> argparse.ArgumentParser:
     ids = ", ".join(f"{w.id} {w.title}" for w in WORKLOADS)
+    traced = ", ".join(w.id for w in WORKLOADS if w.trace_spans is not None)
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Measure asyncgraph against a plain-asyncio floor and LangGraph (when "
-        f"installed) on workloads {ids}. Prints a table of medians and ratios; progress goes "
-        "to stderr.",
+        f"installed) on workloads {ids}; on {traced} also asyncgraph with a Tracer, for the "
+        "cost of tracing. Prints a table of medians and ratios; progress goes to stderr.",
     )
     p.add_argument("--quick", action="store_true",
                    help="tiny counts and one sample: checks that everything runs (smoke test); "
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "markdown", "mermaid"), default="text",
                    help="how to print the result (default: text table)")
     p.add_argument("--docs", metavar="PATH",
-                   help="also write the Markdown table and overview chart that the docs page "
+                   help="also write the Markdown tables and overview charts that the docs page "
                    "'Performance of Async Execution' includes (docs/topics/_benchmark-results.md)")
     p.add_argument("--from-json", metavar="PATH",
                    help="do not measure: render a result previously written with --json")

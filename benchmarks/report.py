@@ -10,6 +10,9 @@ file without measuring anything::
     table = render_markdown(result)               # a Markdown table + a one-line caption
     chart = render_mermaid(result, "W1")          # one workload, native units, per runner
     overview = render_mermaid(result)             # asyncgraph cost relative to the floor, W1–W7
+
+Workloads measured with a ``Tracer`` too (W1, W2) also get a small "Tracing overhead" table in
+the text and Markdown renderings; results written before format version 2 have none.
 """
 
 from __future__ import annotations
@@ -17,17 +20,26 @@ from __future__ import annotations
 import json
 import math
 import os
+import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.suite import FORMAT, LABELS, RUNNERS
+from benchmarks.suite import FORMAT, FORMAT_VERSION, LABELS, RUNNERS, TRACE, TRACE_RATIO
 
 __all__ = ["dump", "load", "render_markdown", "render_mermaid", "render_text"]
 
 RATIO_COLUMNS = (
     ("asyncgraph/floor", "ag ÷ floor"),
     ("langgraph/asyncgraph", "LG ÷ ag"),
+)
+
+# Heads the tracing-overhead table: its title in the console, its caption in Markdown.
+TRACE_TITLE = (
+    "Tracing overhead (trace ÷ ag = what tracing adds per node-step): the same asyncgraph graph "
+    "with a Tracer in its config, in the same process, samples interleaved with the runners "
+    "above; one Tracer per sample keeps every run's spans"
 )
 
 
@@ -48,10 +60,18 @@ def dump(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a result written by ``--json``; checks the format marker."""
+    """Read a result written by ``--json``; checks the format marker and version.
+
+    Older versions load as they are: the renderers treat every key a version added as optional.
+    """
     data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     if data.get("format") != FORMAT:
         raise ValueError(f"{path} is not an asyncgraph benchmark result")
+    if data.get("version", 1) > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format version {data['version']}; this suite reads up to "
+            f"{FORMAT_VERSION}: update the checkout"
+        )
     return data
 
 
@@ -101,20 +121,70 @@ def _verdict(target: dict[str, Any]) -> str:
     return "n/a" if passed is None else ("PASS" if passed else "MISS")
 
 
-def _rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    header = ["", "workload", "metric", *(LABELS[r] for r in RUNNERS),
-              *(label for _, label in RATIO_COLUMNS), "target", "measured", ""]
-    rows = []
-    for w in result["workloads"]:
-        arrow = "↑" if w["better"] == "higher" else "↓"
-        ratios = w["ratios"]
-        rows.append([
-            w["id"], w["title"], f"{w['unit']} {arrow}",
+@dataclass
+class _Table:
+    """Cells as text, for both the console and Markdown; ``numeric`` columns align right."""
+
+    header: list[str]
+    rows: list[list[str]]
+    numeric: range
+
+
+def _metric(w: dict[str, Any]) -> str:
+    return f"{w['unit']} {'↑' if w['better'] == 'higher' else '↓'}"
+
+
+def _ratio_cell(w: dict[str, Any], key: str) -> str:
+    return fmt_ratio(w["ratios"][key]) if key in w["ratios"] else "–"
+
+
+def _main_table(result: dict[str, Any]) -> _Table:
+    header = [
+        "",
+        "workload",
+        "metric",
+        *(LABELS[r] for r in RUNNERS),
+        *(label for _, label in RATIO_COLUMNS),
+        "target",
+        "measured",
+        "",
+    ]
+    rows = [
+        [
+            w["id"],
+            w["title"],
+            _metric(w),
             *(_cell(w, r) for r in RUNNERS),
-            *(fmt_ratio(ratios[key]) if key in ratios else "–" for key, _ in RATIO_COLUMNS),
-            w["target"]["text"], w["target"]["actual"], _verdict(w["target"]),
-        ])
-    return header, rows
+            *(_ratio_cell(w, key) for key, _ in RATIO_COLUMNS),
+            w["target"]["text"],
+            w["target"]["actual"],
+            _verdict(w["target"]),
+        ]
+        for w in result["workloads"]
+    ]
+    return _Table(header, rows, range(3, 3 + len(RUNNERS) + len(RATIO_COLUMNS)))
+
+
+def _trace_table(result: dict[str, Any]) -> _Table:
+    """One row per workload measured with a Tracer: asyncgraph with it on against off."""
+    medians = [LABELS["asyncgraph"], LABELS[TRACE]]
+    header = ["", "workload", "metric", *medians, "trace ÷ ag", "target", ""]
+    rows = [
+        [
+            w["id"],
+            w["title"],
+            _metric(w),
+            _cell(w, "asyncgraph"),
+            _cell(w, TRACE),
+            # Three decimals: the ratio often sits near its limit, and 1.20× MISS would puzzle.
+            f"{w['ratios'][TRACE_RATIO]:.3f}×" if TRACE_RATIO in w["ratios"] else "–",
+            w["trace_target"]["text"],
+            _verdict(w["trace_target"]),
+        ]
+        for w in result["workloads"]
+        if "trace_target" in w  # traced workloads; none in results before format version 2
+    ]
+    return _Table(header, rows, range(3, 3 + len(medians) + 1))  # the medians and their ratio
 
 
 def _notes(result: dict[str, Any]) -> list[str]:
@@ -137,7 +207,8 @@ def _notes(result: dict[str, Any]) -> list[str]:
 def _header_lines(result: dict[str, Any]) -> list[str]:
     env, s = result["environment"], result["settings"]
     versions = " · ".join(
-        f"{LABELS[n]} {info['version']}" for n, info in result["runners"].items()
+        f"{LABELS[n]} {info['version']}"
+        for n, info in result["runners"].items()
         if info.get("version")
     )
     rep_text = f"{s['repeat']} samples"
@@ -148,10 +219,14 @@ def _header_lines(result: dict[str, Any]) -> list[str]:
                 key = f"{LABELS[runner]} {len(entry['samples'])}"
                 fewer.setdefault(key, []).append(w["id"])
     if fewer:
-        rep_text += " (long samples: " + "; ".join(
-            f"{key.rsplit(' ', 1)[0]} {', '.join(ids)}: {key.rsplit(' ', 1)[1]}"
-            for key, ids in fewer.items()
-        ) + ")"
+        rep_text += (
+            " (long samples: "
+            + "; ".join(
+                f"{key.rsplit(' ', 1)[0]} {', '.join(ids)}: {key.rsplit(' ', 1)[1]}"
+                for key, ids in fewer.items()
+            )
+            + ")"
+        )
     load_start, load_end = env.get("loadavg_start"), env.get("loadavg_end")
     load = ""
     if load_start and load_end:
@@ -176,20 +251,25 @@ def _header_lines(result: dict[str, Any]) -> list[str]:
     ]
 
 
-def render_text(result: dict[str, Any]) -> str:
-    """The console report: header lines, the aligned table, the legend and any notes."""
-    header, rows = _rows(result)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    numeric = set(range(3, 3 + len(RUNNERS) + len(RATIO_COLUMNS)))
+def _aligned(table: _Table) -> list[str]:
+    widths = [max(len(r[i]) for r in [table.header, *table.rows]) for i in range(len(table.header))]
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
-            c.rjust(widths[i]) if i in numeric else c.ljust(widths[i]) for i, c in enumerate(cells)
+            c.rjust(widths[i]) if i in table.numeric else c.ljust(widths[i])
+            for i, c in enumerate(cells)
         ).rstrip()
 
-    out = [*_header_lines(result), "", line(header), line(["-" * w for w in widths])]
-    out += [line(r) for r in rows]
-    out += ["", *_legend()]
+    return [line(table.header), line(["-" * w for w in widths]), *(line(r) for r in table.rows)]
+
+
+def render_text(result: dict[str, Any]) -> str:
+    """The console report: header lines, the aligned table, the legend, the tracing-overhead
+    table (when the result has traced workloads) and any notes."""
+    out = [*_header_lines(result), "", *_aligned(_main_table(result)), "", *_legend()]
+    trace = _trace_table(result)
+    if trace.rows:
+        out += ["", *textwrap.wrap(TRACE_TITLE + ":", 100), *_aligned(trace)]
     out += [f"note: {n}" for n in _notes(result)]
     return "\n".join(out)
 
@@ -208,22 +288,27 @@ def _legend() -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def render_markdown(result: dict[str, Any]) -> str:
-    """A GitHub/MkDocs Markdown table of the result, followed by a one-line caption."""
-    header, rows = _rows(result)
-    header[0], header[-1] = "id", "result"
+def _markdown_table(table: _Table) -> list[str]:
+    header = ["id", *table.header[1:-1], "result"]
 
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-    align = ["---"] * 3 + ["--:"] * (len(RUNNERS) + len(RATIO_COLUMNS)) + ["---"] * 3
-    out = [line(header), "|" + "|".join(align) + "|", *(line(r) for r in rows)]
+    align = ["--:" if i in table.numeric else "---" for i in range(len(header))]
+    return [line(header), "|" + "|".join(align) + "|", *(line(r) for r in table.rows)]
+
+
+def render_markdown(result: dict[str, Any]) -> str:
+    """A GitHub/MkDocs Markdown table of the result, followed by a one-line caption; then,
+    when the result has traced workloads, the tracing-overhead table and its caption."""
+    out = _markdown_table(_main_table(result))
     env, s = result["environment"], result["settings"]
     load = ""
     if env.get("loadavg_start") and env.get("loadavg_end"):
         load = f", load average {env['loadavg_start'][0]:.1f} → {env['loadavg_end'][0]:.1f}"
     versions = ", ".join(
-        f"{LABELS[n]} {info['version']}" for n, info in result["runners"].items()
+        f"{LABELS[n]} {info['version']}"
+        for n, info in result["runners"].items()
         if info.get("version")
     )
     out += [
@@ -235,6 +320,9 @@ def render_markdown(result: dict[str, Any]) -> str:
         + (" Quick mode: numbers are meaningless." if s["quick"] else "")
         + "*",
     ]
+    trace = _trace_table(result)
+    if trace.rows:
+        out += ["", *_markdown_table(trace), "", f"*{TRACE_TITLE}.*"]
     notes = _notes(result)
     if notes:
         out += ["", *(f"- {n}" for n in notes)]
@@ -265,13 +353,15 @@ def render_mermaid(
         better = "higher is better" if w["better"] == "higher" else "lower is better"
         values = [w["results"][r]["median"] for r in names]
         title = f"{w['id']} {w['title']}: {w['metric']} ({better})"
-        return "\n".join([
-            "xychart-beta",
-            f"    title {_quote(title)}",
-            f"    x-axis [{', '.join(_quote(LABELS[r]) for r in names)}]",
-            f"    y-axis {_quote(w['metric'])}",
-            f"    bar [{', '.join(_plain_number(v) for v in values)}]",
-        ])
+        return "\n".join(
+            [
+                "xychart-beta",
+                f"    title {_quote(title)}",
+                f"    x-axis [{', '.join(_quote(LABELS[r]) for r in names)}]",
+                f"    y-axis {_quote(w['metric'])}",
+                f"    bar [{', '.join(_plain_number(v) for v in values)}]",
+            ]
+        )
     if versus == "floor":
         key, title, axis = (
             "asyncgraph/floor",
@@ -287,17 +377,19 @@ def render_mermaid(
     else:
         raise ValueError("versus must be 'floor' or 'langgraph'")
     points = [(w["id"], w["ratios"][key]) for w in result["workloads"] if key in w["ratios"]]
-    return "\n".join([
-        "xychart-beta",
-        f"    title {_quote(title)}",
-        f"    x-axis [{', '.join(_quote(i) for i, _ in points)}]",
-        f"    y-axis {_quote(axis)}",
-        f"    bar [{', '.join(_plain_number(v) for _, v in points)}]",
-    ])
+    return "\n".join(
+        [
+            "xychart-beta",
+            f"    title {_quote(title)}",
+            f"    x-axis [{', '.join(_quote(i) for i, _ in points)}]",
+            f"    y-axis {_quote(axis)}",
+            f"    bar [{', '.join(_plain_number(v) for _, v in points)}]",
+        ]
+    )
 
 
 def write_docs(result: dict[str, Any], path: str) -> str:
-    """Write the include file of the docs' performance page: the table and overview charts."""
+    """Write the include file of the docs' performance page: the tables and overview charts."""
     charts = [render_mermaid(result)]
     if any("langgraph/asyncgraph" in w["ratios"] for w in result["workloads"]):
         charts.append(render_mermaid(result, versus="langgraph"))

@@ -1,5 +1,8 @@
 """The measuring harness: workloads W1–W7 × runners (floor, asyncgraph, LangGraph), in one process.
 
+W1 and W2 have a fourth runner, "asyncgraph+trace": the same asyncgraph graph run with a
+``Tracer`` in its config, to measure what tracing costs per node-step.
+
 How one workload is measured (see README.md for the why):
 
 1. For each available runner, build its case (compile the graph; nothing here is timed) and take
@@ -11,13 +14,15 @@ How one workload is measured (see README.md for the why):
 3. Take ``repeat`` samples per runner, interleaved and in rotating order (floor, asyncgraph,
    LangGraph; then asyncgraph, LangGraph, floor; …) so a burst of load from another process
    hits every runner alike. Garbage is collected before every sample.
-4. Report the median sample per runner, the ratios between medians, and the workload's budget.
+4. Report the median sample per runner, the ratios between medians, and the workload's budget
+   (plus, for traced workloads, the tracing budget: ``asyncgraph+trace ÷ asyncgraph``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import functools
 import gc
 import importlib.metadata
 import math
@@ -51,9 +56,18 @@ from benchmarks.workloads import (
 SLOW_CELL_BUDGET_S = 12.0
 MIN_SLOW_REPEAT = 3
 FORMAT = "asyncgraph-bench"
-FORMAT_VERSION = 1
-RUNNERS = ("floor", "asyncgraph", "langgraph")
-LABELS = {"floor": "floor", "asyncgraph": "asyncgraph", "langgraph": "LangGraph"}
+# 2: traced workloads gained results["asyncgraph+trace"], its ratio and "trace_target".
+FORMAT_VERSION = 2
+RUNNERS = ("floor", "asyncgraph", "langgraph")  # measured on every workload: the main table
+TRACE = "asyncgraph+trace"  # asyncgraph with a Tracer, only on workloads that set trace_spans
+TRACE_RATIO = f"{TRACE}/asyncgraph"
+TRACE_LIMIT = 1.20  # tracing may cost at most +20% per node-step
+LABELS = {
+    "floor": "floor",
+    "asyncgraph": "asyncgraph",
+    "langgraph": "LangGraph",
+    TRACE: "asyncgraph + Tracer",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,7 +142,10 @@ class Sequential(Case):
         self.run, self.inp, self.expected, self.units = run, inp, expected, units
 
     async def sample(self, n: int) -> tuple[float, float, dict[str, float]]:
-        run, inp = self.run, self.inp
+        return await self._timed(self.run, n)
+
+    async def _timed(self, run: Run, n: int) -> tuple[float, float, dict[str, float]]:
+        inp = self.inp
         start = time.perf_counter()
         for _ in range(n):
             await run(inp)
@@ -137,6 +154,49 @@ class Sequential(Case):
 
     async def verify(self) -> None:
         _expect(await self.run(self.inp), self.expected)
+
+
+class Traced(Sequential):
+    """An asyncgraph :class:`Sequential` case run with ``{"tracer": tracer}`` in its config.
+
+    Each sample gets one fresh ``Tracer``, shared by all its runs and kept until the sample
+    ends: that is how a user traces for a while and then exports, so the sample includes the
+    cost of keeping every run's spans. It is dropped when the sample returns, so the other
+    runners' samples never walk its objects. After every sample the tracer must hold ``n``
+    finished runs, the last one with ``spans`` spans: a tracer that records nothing gives an
+    error cell, not a fast number.
+    """
+
+    def __init__(self, case: Sequential, spans: int) -> None:
+        super().__init__(case.run, case.inp, case.expected, case.units)
+        self.ainvoke: Callable[..., Coroutine[Any, Any, Any]] = case.run  # takes a config too
+        # Imported here, not at the top: importing the benchmarks imports no library, and
+        # discover_runners has already turned an import failure into the runner's status.
+        from asyncgraph.profiling import Tracer
+
+        self.new_tracer = Tracer
+        self.spans = spans
+
+    async def sample(self, n: int) -> tuple[float, float, dict[str, float]]:
+        tracer = self.new_tracer()  # before the clock starts: creating it is not the cost
+        # partial, not a lambda: no Python frame of ours between the loop and ainvoke.
+        run = functools.partial(self.ainvoke, config={"tracer": tracer})
+        measured = await self._timed(run, n)
+        self._check(tracer, n)
+        return measured
+
+    async def verify(self) -> None:
+        tracer = self.new_tracer()
+        _expect(await self.ainvoke(self.inp, {"tracer": tracer}), self.expected)
+        self._check(tracer, 1)
+
+    def _check(self, tracer: Any, runs: int) -> None:
+        recorded = tracer.runs
+        if len(recorded) != runs:
+            raise WrongResult(f"the tracer recorded {len(recorded)} runs, expected {runs}")
+        spans = len(recorded[-1].spans)
+        if spans != self.spans:
+            raise WrongResult(f"the tracer recorded {spans} spans in a run, expected {self.spans}")
 
 
 class Gathered(Case):
@@ -271,6 +331,9 @@ class Workload:
     quick_params: dict[str, Any]
     make_case: Callable[[GraphAPI | None, dict[str, Any]], Case]
     judge: Callable[[Medians, dict[str, Any]], Verdict]
+    # Spans one traced run records, from the params; set only on workloads whose asyncgraph
+    # case is Sequential (node-steps run one after another), which adds the traced runner.
+    trace_spans: Callable[[dict[str, Any]], int] | None = None
 
 
 def _ratio_text(r: float, what: str) -> str:
@@ -415,6 +478,7 @@ WORKLOADS: list[Workload] = [
         {"nodes": 10},
         _case_w1,
         _cost_budget(10.0),
+        trace_spans=lambda p: p["nodes"],
     ),
     Workload(
         "W2",
@@ -429,6 +493,7 @@ WORKLOADS: list[Workload] = [
         {},
         _case_w2,
         _cost_budget(2.5),
+        trace_spans=lambda p: len(BRANCHES) + 1,  # the branches and the join
     ),
     Workload(
         "W3",
@@ -527,6 +592,11 @@ def discover_runners(options: Options) -> tuple[dict[str, GraphAPI | None], dict
             "reason": f"import failed: {exc!r}",
             "version": _version("asyncgraph"),
         }
+        status[TRACE] = {
+            "status": "error",
+            "reason": "asyncgraph failed to import",
+            "version": None,
+        }
     else:
         usable["asyncgraph"] = GraphAPI("asyncgraph", StateGraph, START, END)
         status["asyncgraph"] = {
@@ -534,6 +604,7 @@ def discover_runners(options: Options) -> tuple[dict[str, GraphAPI | None], dict
             "label": "asyncgraph",
             "version": _version("asyncgraph"),
         }
+        _discover_tracer(usable, status)
     if not options.langgraph:
         status["langgraph"] = {
             "status": "skipped",
@@ -560,6 +631,34 @@ def discover_runners(options: Options) -> tuple[dict[str, GraphAPI | None], dict
                 "version": _version("langgraph"),
             }
     return usable, status
+
+
+def _discover_tracer(usable: dict[str, GraphAPI | None], status: dict[str, Any]) -> None:
+    """The traced runner: asyncgraph's own graphs (same API), run by :class:`Traced`."""
+    try:
+        from asyncgraph.profiling import Tracer  # noqa: F401  (Traced imports it when built)
+    except Exception as exc:  # tracing is broken: say so, keep measuring the rest
+        status[TRACE] = {"status": "error", "reason": f"import failed: {exc!r}", "version": None}
+        return
+    usable[TRACE] = usable["asyncgraph"]
+    # No version: it is the asyncgraph runner's, which the header already prints.
+    status[TRACE] = {"status": "ok", "label": "asyncgraph with a Tracer", "version": None}
+
+
+def runners_of(workload: Workload) -> tuple[str, ...]:
+    """The runners a workload is measured on: ``RUNNERS``, plus ``TRACE`` where it is traced."""
+    return RUNNERS if workload.trace_spans is None else (*RUNNERS, TRACE)
+
+
+def _make_case(
+    workload: Workload, runner: str, api: GraphAPI | None, params: dict[str, Any]
+) -> Case:
+    case = workload.make_case(api, params)
+    if runner != TRACE:
+        return case
+    if workload.trace_spans is None or not isinstance(case, Sequential):
+        raise TypeError(f"{workload.id} cannot be traced: only Sequential cases are")
+    return Traced(case, workload.trace_spans(params))
 
 
 # --------------------------------------------------------------------------------------------
@@ -665,11 +764,14 @@ async def _measure_workload(
     params = workload.quick_params if options.quick else workload.params
     label = f"{workload.id} {workload.title.format(**params)}"
     cells: dict[str, _Cell] = {}
+    wanted = runners_of(workload)
     for name, api in usable.items():
+        if name not in wanted:
+            continue
         cell = cells[name] = _Cell()
         progress.update(index, label, f"{LABELS[name]} · check + calibrate", stage=True)
         try:
-            cell.case = workload.make_case(api, params)
+            cell.case = _make_case(workload, name, api, params)
             expected = await _calibrate(cell, sample_time, options.gc_during_samples)
             # A runner whose single sample is long (LangGraph's W3 batch takes seconds) gets
             # fewer samples, at least MIN_SLOW_REPEAT, to keep the whole suite in minutes; its
@@ -683,7 +785,7 @@ async def _measure_workload(
                 await _sample(cell, options.gc_during_samples)
         except Exception as exc:
             cell.error = _error_text(exc)
-    names = [n for n in usable if cells[n].error is None]
+    names = [n for n in cells if cells[n].error is None]
     for rep in range(repeat):
         shift = rep % len(names) if names else 0
         for name in names[shift:] + names[:shift]:
@@ -714,7 +816,7 @@ def _workload_result(
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     medians: Medians = {}
-    for name in RUNNERS:
+    for name in runners_of(workload):
         cell = cells.get(name)
         if cell is None:
             results[name] = {"status": status[name]["status"], "reason": status[name]["reason"]}
@@ -742,7 +844,12 @@ def _workload_result(
         return 1.0 / v if workload.higher_is_better else v
 
     ratios: dict[str, float] = {}
-    for num, den in (("asyncgraph", "floor"), ("langgraph", "floor"), ("langgraph", "asyncgraph")):
+    for num, den in (
+        ("asyncgraph", "floor"),
+        ("langgraph", "floor"),
+        ("langgraph", "asyncgraph"),
+        (TRACE, "asyncgraph"),  # TRACE_RATIO, on traced workloads only
+    ):
         if num in medians and den in medians and medians[num] > 0 and medians[den] > 0:
             ratios[f"{num}/{den}"] = cost(num) / cost(den)
     if workload.id == "W4":
@@ -750,7 +857,7 @@ def _workload_result(
         for name in medians:
             ratios[f"{name}/ideal"] = medians[name] / ideal
     passed, actual = workload.judge(medians, params)
-    return {
+    result: dict[str, Any] = {
         "id": workload.id,
         "title": workload.title.format(**params),
         "description": workload.description,
@@ -764,6 +871,18 @@ def _workload_result(
         "ratios": ratios,
         "target": {"text": workload.target, "actual": actual, "passed": passed},
     }
+    if workload.trace_spans is not None:
+        result["trace_target"] = _trace_target(ratios)
+    return result
+
+
+def _trace_target(ratios: dict[str, float]) -> dict[str, Any]:
+    """The tracing budget: ``asyncgraph+trace ÷ asyncgraph`` at most ``TRACE_LIMIT``."""
+    text = f"≤ {_fmt_ratio(TRACE_LIMIT)}"
+    if TRACE_RATIO not in ratios:
+        return {"text": text, "actual": "n/a", "passed": None}
+    r = ratios[TRACE_RATIO]
+    return {"text": text, "actual": _ratio_text(r, "asyncgraph"), "passed": r <= TRACE_LIMIT}
 
 
 def _environment(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:

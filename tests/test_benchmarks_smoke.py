@@ -2,8 +2,9 @@
 with tiny counts (``--quick``), and its result has the documented structure.
 
 Never a speed test: no assertion here looks at how fast anything is, only that every workload
-produced positive finite numbers and ratios, and that LangGraph is either measured or marked
-skipped (it is the optional ``bench`` extra).
+produced positive finite numbers and ratios, that W1 and W2 also measured asyncgraph with a
+Tracer, and that LangGraph is either measured or marked skipped (it is the optional ``bench``
+extra).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOAD_IDS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7"]
+TRACED_IDS = ["W1", "W2"]  # sequential node-step workloads: also run with a Tracer
+TRACE = "asyncgraph+trace"
 
 
 def _bench() -> ModuleType:
@@ -30,6 +33,12 @@ def _bench() -> ModuleType:
 
 def _positive_finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+def _row_ids(table: str, prefix: str) -> list[str]:
+    """The workload ids that start the rows of a rendered table (``| W1 |`` or ``W1  ...``)."""
+    rows = [line[len(prefix) :] for line in table.splitlines() if line.startswith(prefix + "W")]
+    return [row.split()[0] for row in rows]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +58,8 @@ def test_every_workload_is_present(result: dict[str, Any]) -> None:
     for w in result["workloads"]:
         assert w["title"] and w["metric"] and w["unit"]
         assert w["better"] in ("lower", "higher")
-        assert set(w["results"]) == {"floor", "asyncgraph", "langgraph"}
+        traced = {TRACE} if w["id"] in TRACED_IDS else set()
+        assert set(w["results"]) == {"floor", "asyncgraph", "langgraph", *traced}, w["id"]
 
 
 def test_floor_and_asyncgraph_measured_with_positive_finite_numbers(
@@ -69,6 +79,24 @@ def test_every_ratio_is_a_positive_finite_number(result: dict[str, Any]) -> None
         assert w["ratios"], w["id"]
         for key, value in w["ratios"].items():
             assert _positive_finite(value), (w["id"], key, value)
+
+
+def test_tracing_overhead_is_measured_on_w1_and_w2_only(result: dict[str, Any]) -> None:
+    assert result["runners"][TRACE]["status"] == "ok", result["runners"][TRACE]
+    for w in result["workloads"]:
+        if w["id"] not in TRACED_IDS:
+            assert TRACE not in w["results"] and "trace_target" not in w, w["id"]
+            assert not any(TRACE in key for key in w["ratios"]), w["id"]
+            continue
+        entry = w["results"][TRACE]
+        assert entry["status"] == "ok", (w["id"], entry)
+        assert _positive_finite(entry["median"]), (w["id"], entry)
+        assert entry["samples"] and all(_positive_finite(v) for v in entry["samples"])
+        assert entry["units_per_sample"] >= 1
+        assert _positive_finite(w["ratios"][f"{TRACE}/asyncgraph"]), w["ratios"]
+        target = w["trace_target"]
+        assert target["text"] == "≤ 1.20×" and target["actual"]
+        assert target["passed"] in (True, False)  # a verdict, never asserted here
 
 
 def test_langgraph_is_measured_or_marked_skipped(result: dict[str, Any]) -> None:
@@ -98,11 +126,16 @@ def test_targets_and_settings_are_reported(result: dict[str, Any]) -> None:
 
 def test_renderers(result: dict[str, Any]) -> None:
     bench = _bench()
-    table = bench.render_markdown(result)
-    rows = [line for line in table.splitlines() if line.startswith("| W")]
-    assert [row.split("|")[1].strip() for row in rows] == WORKLOAD_IDS
+    blocks = bench.render_markdown(result).split("\n\n")
+    main, tracing = [block for block in blocks if block.startswith("| id |")]
+    assert _row_ids(main, "| ") == WORKLOAD_IDS
+    assert "asyncgraph + Tracer" in tracing.splitlines()[0]
+    assert _row_ids(tracing, "| ") == TRACED_IDS
+    assert blocks[blocks.index(tracing) + 1].startswith("*Tracing overhead")  # its caption
     text = bench.render_text(result)
-    assert all(f"\n{wid} " in text for wid in WORKLOAD_IDS)
+    main, tracing_part = text.split("\nTracing overhead")
+    assert _row_ids(main, "") == WORKLOAD_IDS
+    assert _row_ids(tracing_part, "") == TRACED_IDS
     for workload in (None, *WORKLOAD_IDS):
         chart = bench.render_mermaid(result, workload)
         assert chart.startswith("xychart-beta\n")
