@@ -13,9 +13,9 @@ of every superstep. A finished trace exports as
 * a Mermaid ``gantt`` chart of one run (``to_mermaid_gantt``).
 
 Why it is shaped this way: a call into the tracer per node-step would cost more than
-the rest of the step, so a traced run records its own timings, one plain tuple per attempt
-and per step (``asyncgraph._run.Recording``), and the tracer is called only when a run
-starts and ends. ``Span`` objects, lanes and statistics are built when a trace is read.
+the rest of the step, so a traced run records its own timings, a few plain values per
+attempt (``asyncgraph._run.Recording``), and the tracer is called only when a run starts
+and ends. ``Span`` objects, lanes and statistics are built when a trace is read.
 A run that was never given a tracer pays nothing at all. One tracer may be shared by any
 number of concurrent runs: each run records into its own lists, so their spans never mix.
 """
@@ -236,8 +236,7 @@ class RunTrace:
 
     def __repr__(self) -> str:
         return (
-            f"<RunTrace {self.run_id} {self.outcome}: "
-            f"{len(self.spans)} spans, "
+            f"<RunTrace {self.run_id} {self.outcome}: {len(self.spans)} spans, "
             f"{len(self.steps)} steps, {self.duration:.6f} s>"
         )
 

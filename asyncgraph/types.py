@@ -168,7 +168,9 @@ class RunnableConfig(TypedDict, total=False):
         run_name: A name for the run, used in logs and traces.
         executor: The ``concurrent.futures.Executor`` that runs sync nodes under the
             async API (default: the event loop's default executor, which is bounded).
-        tracer: An object that records the run (see ``asyncgraph.profiling``).
+        tracer: An observer of the run: a ``asyncgraph.profiling.Tracer``, a
+            ``asyncgraph.debug.BlockingDetector`` or ``LoggingObserver``, or
+            ``combine(...)`` of them.
         callbacks: Accepted for compatibility with LangChain configs; unused.
 
     Examples:
