@@ -26,7 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.suite import FORMAT, FORMAT_VERSION, LABELS, RUNNERS, TRACE, TRACE_RATIO
+from benchmarks.suite import (
+    FORMAT,
+    FORMAT_VERSION,
+    LABELS,
+    RUNNERS,
+    TRACE,
+    TRACE_RATIO,
+    fmt_ratio,
+)
 
 __all__ = ["dump", "load", "render_markdown", "render_mermaid", "render_text"]
 
@@ -91,14 +99,6 @@ def fmt_value(v: float) -> str:
     if v >= 1:
         return f"{v:.2f}"
     return f"{v:.3g}"
-
-
-def fmt_ratio(r: float) -> str:
-    if r >= 100:
-        return f"{r:,.0f}×"
-    if r >= 10:
-        return f"{r:.1f}×"
-    return f"{r:.2f}×"
 
 
 def _plain_number(v: float) -> str:

@@ -337,10 +337,11 @@ class Workload:
 
 
 def _ratio_text(r: float, what: str) -> str:
-    return f"{_fmt_ratio(r)} {what}"
+    return f"{fmt_ratio(r)} {what}"
 
 
-def _fmt_ratio(r: float) -> str:
+def fmt_ratio(r: float) -> str:
+    """A ratio as the tables show it: three significant digits, then ×."""
     if r >= 100:
         return f"{r:,.0f}×"
     if r >= 10:
@@ -396,7 +397,7 @@ def _judge_w3(m: Medians, p: dict[str, Any]) -> Verdict:
     ok = ag >= 30_000
     if "langgraph" in m:
         r = ag / m["langgraph"]
-        text += f"; {_fmt_ratio(r)} LG"
+        text += f"; {fmt_ratio(r)} LG"
         ok = ok or r >= 50
     return ok, text
 
@@ -413,7 +414,7 @@ def _judge_w4(m: Medians, p: dict[str, Any]) -> Verdict:
     r = m["asyncgraph"] / ideal
     text = _ratio_text(r, "ideal")
     if "floor" in m:  # the floor's own distance from ideal says how loaded the machine was
-        text += f" (floor {_fmt_ratio(m['floor'] / ideal)})"
+        text += f" (floor {fmt_ratio(m['floor'] / ideal)})"
     return r <= 1.08, text
 
 
@@ -878,7 +879,7 @@ def _workload_result(
 
 def _trace_target(ratios: dict[str, float]) -> dict[str, Any]:
     """The tracing budget: ``asyncgraph+trace ÷ asyncgraph`` at most ``TRACE_LIMIT``."""
-    text = f"≤ {_fmt_ratio(TRACE_LIMIT)}"
+    text = f"≤ {fmt_ratio(TRACE_LIMIT)}"
     if TRACE_RATIO not in ratios:
         return {"text": text, "actual": "n/a", "passed": None}
     r = ratios[TRACE_RATIO]
